@@ -1,0 +1,3 @@
+module github.com/guildhall/guildhall
+
+go 1.26.8
