@@ -186,6 +186,9 @@ func formatWireError(e *wire.Error) string {
 			s += " by character " + n
 			msg = ""
 		}
+		if strings.HasPrefix(msg, s) {
+			msg = "" // "semaphore held elsewhere" says nothing more
+		}
 		s += where
 	case wire.CodeDraining:
 		if where != "" {

@@ -64,6 +64,8 @@ func TestFormatError(t *testing.T) {
 		{&wire.Error{Code: wire.CodeNotFound, Message: "no stage quest9"}, "not found: no stage quest9"},
 		{&wire.Error{Code: wire.CodeSemaHeld, Message: "held by character 7", Channel: 2, Addr: "127.0.0.1:54002"}, "semaphore held by character 7 on channel 2 (127.0.0.1:54002)"},
 		{&wire.Error{Code: wire.CodeSemaHeld, Channel: 2}, "semaphore held on channel 2"},
+		{&wire.Error{Code: wire.CodeSemaHeld, Message: "semaphore held elsewhere", Channel: 2, Addr: "127.0.0.1:54002"}, "semaphore held on channel 2 (127.0.0.1:54002)"},
+		{&wire.Error{Code: wire.CodeSemaHeld, Message: "semaphore is full", Channel: 1}, "semaphore held on channel 1: semaphore is full"},
 		{&wire.Error{Code: wire.CodeSemaHeld, Message: "raid1", Channel: 2}, "semaphore held on channel 2: raid1"},
 		{&wire.Error{Code: wire.CodeDraining, Channel: 3, Addr: "127.0.0.1:54003"}, "channel draining, try channel 3 (127.0.0.1:54003)"},
 		{&wire.Error{Code: wire.CodeDraining}, "channel draining"},

@@ -37,6 +37,9 @@ var (
 // remote is the part of *client.Conn a Session uses.
 type remote interface {
 	Request(ctx context.Context, m wire.Message) (wire.Message, error)
+	// Logout logs out and closes the connection; its end is then not
+	// reported as a disconnection.
+	Logout(ctx context.Context) error
 	Welcome() wire.Welcome
 	Events() <-chan wire.Message
 	Done() <-chan struct{}
@@ -614,7 +617,9 @@ func (s *Session) exec(ctx context.Context, c Command) ([]string, error) {
 		}
 		return okf("pong in %s", time.Since(start).Round(10*time.Microsecond)), nil
 	case KQuit:
-		if _, err := ask[*wire.OK](ctx, s, &wire.Logout{}); err != nil {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		if err := s.rem.Logout(ctx); err != nil {
 			return nil, err
 		}
 		return okf("bye"), nil

@@ -55,6 +55,11 @@ func (f *fakeRemote) Request(ctx context.Context, m wire.Message) (wire.Message,
 	f.seen <- m
 	return f.handle(m)
 }
+func (f *fakeRemote) Logout(ctx context.Context) error {
+	_, err := f.Request(ctx, &wire.Logout{})
+	f.end(client.ErrClosed)
+	return err
+}
 func (f *fakeRemote) Welcome() wire.Welcome       { return f.welcome }
 func (f *fakeRemote) Events() <-chan wire.Message { return f.events }
 func (f *fakeRemote) Done() <-chan struct{}       { return f.done }
