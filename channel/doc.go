@@ -1,0 +1,39 @@
+// Package channel is a guildhall channel server: one TCP listener, its
+// sessions, its stages (rooms) and its local semaphores, and the packet
+// handlers of protocol v1 (package wire). Everything that crosses channels
+// or replicas goes through a registry.ChannelRegistry; the server implements
+// registry.Channel so a registry can deliver to its sessions.
+//
+// # Goroutines
+//
+// Every goroutine of a Server is started through Server.spawn, which counts
+// it in one sync.WaitGroup and refuses to start anything once Shutdown has
+// begun waiting. Server loops (accept, idle sweeper) select on the one done
+// channel, closed exactly once. Each connection has two goroutines: the
+// receive goroutine (handshake, receive loop, request handlers and, at its
+// end, logout) and the send goroutine (drains the send queue into one write).
+// No goroutine sends on a channel that another goroutine may close: the
+// only channels closed are done, a session's closing and loggedOut channels,
+// each closed once under a sync.Once, and they are only ever received from.
+//
+// # Lock order
+//
+//	Server.mu → stage.mu → session.mu → sendQueue.mu
+//
+// Server.semaMu is a leaf lock taken alone. A lock later in the order may be
+// taken while holding an earlier one, never the reverse. No lock of this
+// package is held while calling the registry or the store (and the registry
+// never holds its own lock while calling into a Channel), so a call into the
+// registry can never deadlock with a delivery coming back from it. Closing a
+// session (session.close) takes no Server or stage lock, so it may be called
+// while holding any of them.
+//
+// # Logout
+//
+// Logout runs exactly once per logged-in session, in its receive goroutine,
+// whatever ended the session (client Logout, idle timeout, read error, kick,
+// shutdown, slow consumer, panic): leave the stage, drop reservations,
+// release local semaphores, registry.ReleaseAll, registry.SessionOffline,
+// Store.SaveCharacter with retries bounded by Config.SaveTimeout; then the
+// session's loggedOut channel is closed (Disconnect waits on it).
+package channel

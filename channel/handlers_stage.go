@@ -1,0 +1,297 @@
+package channel
+
+import (
+	"strings"
+
+	"github.com/guildhall/guildhall/wire"
+)
+
+// maxTouchedStages bounds how many stages one session may have created or
+// reserved in at once (a stage never entered lives until its creator logs out).
+const maxTouchedStages = 64
+
+type enterMode uint8
+
+const (
+	enterClear enterMode = iota // Enter: clear the back stack
+	enterPush                   // Move: push the current stage
+	enterBack                   // Back: the caller popped the stack
+)
+
+func (s *session) onStageCreate(reqID uint32, m *wire.StageCreate) {
+	if m.StageID == "" {
+		s.replyErr(reqID, wire.CodeBadRequest, "stage ID must not be empty")
+		return
+	}
+	if len(s.touched) >= maxTouchedStages {
+		s.replyErr(reqID, wire.CodeForbidden, "too many stages created or reserved")
+		return
+	}
+	maxPlayers := int(m.MaxPlayers)
+	if maxPlayers == 0 {
+		maxPlayers = s.srv.cfg.DefaultStageMax
+	}
+	srv := s.srv
+	srv.mu.Lock()
+	if _, exists := srv.stages[m.StageID]; exists {
+		srv.mu.Unlock()
+		s.replyErr(reqID, wire.CodeExists, "stage already exists")
+		return
+	}
+	st := newStage(m.StageID, false, maxPlayers, m.Password, s.charID)
+	srv.stages[m.StageID] = st
+	srv.mu.Unlock()
+	s.touch(st.id)
+	ctx, cancel := s.reqCtx()
+	defer cancel()
+	srv.publishStage(ctx, st, false)
+	s.ok(reqID, 0)
+}
+
+func (s *session) onStageEnter(reqID uint32, id, password string, mode enterMode) {
+	srv := s.srv
+	st := srv.stage(id)
+	if st == nil {
+		s.replyErr(reqID, wire.CodeNotFound, "no such stage")
+		return
+	}
+	old := s.cur
+	if old != st {
+		if code, msg := st.join(s, password); code != 0 {
+			s.replyErr(reqID, code, msg)
+			return
+		}
+	}
+	s.cur = st
+	s.mu.Lock()
+	s.stageID = st.id
+	s.mu.Unlock()
+	switch mode {
+	case enterClear:
+		s.backStack = s.backStack[:0]
+	case enterPush:
+		if old != nil && old != st {
+			if len(s.backStack) == maxBackStack {
+				copy(s.backStack, s.backStack[1:])
+				s.backStack = s.backStack[:maxBackStack-1]
+			}
+			s.backStack = append(s.backStack, old.id)
+		}
+	}
+	ctx, cancel := s.reqCtx()
+	defer cancel()
+	if old != nil && old != st {
+		old.leave(s)
+		srv.publishStage(ctx, old, srv.destroyIfEmpty(old))
+	}
+	srv.publishStage(ctx, st, false)
+	srv.reg.SessionUpdated(ctx, s.snapshot())
+	s.reply(reqID, st.info())
+}
+
+func (s *session) onStageBack(reqID uint32) {
+	if len(s.backStack) == 0 {
+		s.replyErr(reqID, wire.CodeNotFound, "back stack is empty")
+		return
+	}
+	id := s.backStack[len(s.backStack)-1]
+	s.backStack = s.backStack[:len(s.backStack)-1]
+	s.onStageEnter(reqID, id, "", enterBack)
+}
+
+func (s *session) onStageLeave(reqID uint32) {
+	if s.cur == nil {
+		s.replyErr(reqID, wire.CodeNotInStage, "not in a stage")
+		return
+	}
+	ctx, cancel := s.reqCtx()
+	defer cancel()
+	s.leaveStage(ctx)
+	s.backStack = s.backStack[:0]
+	s.srv.reg.SessionUpdated(ctx, s.snapshot())
+	s.ok(reqID, 0)
+}
+
+// target resolves a request's stage: id, or the current stage when id is "".
+func (s *session) target(reqID uint32, id string) *stage {
+	if id == "" {
+		if s.cur == nil {
+			s.replyErr(reqID, wire.CodeNotInStage, "not in a stage")
+		}
+		return s.cur
+	}
+	st := s.srv.stage(id)
+	if st == nil {
+		s.replyErr(reqID, wire.CodeNotFound, "no such stage")
+	}
+	return st
+}
+
+func (s *session) onStageLock(reqID uint32, m *wire.StageLock) {
+	st := s.target(reqID, m.StageID)
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	if st.hostID != s.charID {
+		st.mu.Unlock()
+		s.replyErr(reqID, wire.CodeForbidden, "only the host may lock the stage")
+		return
+	}
+	st.locked = m.Locked
+	st.mu.Unlock()
+	ctx, cancel := s.reqCtx()
+	defer cancel()
+	s.srv.publishStage(ctx, st, false)
+	s.ok(reqID, 0)
+}
+
+func (s *session) onStageReserve(reqID uint32, m *wire.StageReserve) {
+	st := s.target(reqID, m.StageID)
+	if st == nil {
+		return
+	}
+	if _, ok := s.touched[st.id]; !ok && len(s.touched) >= maxTouchedStages {
+		s.replyErr(reqID, wire.CodeForbidden, "too many stages created or reserved")
+		return
+	}
+	st.mu.Lock()
+	_, member := st.members[s.charID]
+	switch {
+	case st.dead:
+		st.mu.Unlock()
+		s.replyErr(reqID, wire.CodeNotFound, "no such stage")
+		return
+	case st.reserved[s.charID] != nil:
+	case st.password != "" && m.Password != st.password:
+		st.mu.Unlock()
+		s.replyErr(reqID, wire.CodeWrongPass, "wrong stage password")
+		return
+	case st.locked && !member:
+		st.mu.Unlock()
+		s.replyErr(reqID, wire.CodeStageLocked, "stage is locked")
+		return
+	case len(st.reserved) >= st.max:
+		st.mu.Unlock()
+		s.replyErr(reqID, wire.CodeStageFull, "no free slot to reserve")
+		return
+	default:
+		st.reserved[s.charID] = &reservation{name: s.name}
+	}
+	st.mu.Unlock()
+	s.touch(st.id)
+	s.ok(reqID, 0)
+}
+
+func (s *session) onStageUnreserve(reqID uint32, m *wire.StageUnreserve) {
+	st := s.target(reqID, m.StageID)
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	_, had := st.reserved[s.charID]
+	delete(st.reserved, s.charID)
+	st.mu.Unlock()
+	if !had {
+		s.replyErr(reqID, wire.CodeNotFound, "no reservation in that stage")
+		return
+	}
+	if s.srv.destroyIfEmpty(st) {
+		delete(s.touched, st.id)
+		ctx, cancel := s.reqCtx()
+		defer cancel()
+		s.srv.publishStage(ctx, st, true)
+	}
+	s.ok(reqID, 0)
+}
+
+func (s *session) onStageReady(reqID uint32, m *wire.StageReady) {
+	st := s.target(reqID, m.StageID)
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	r := st.reserved[s.charID]
+	if r != nil {
+		r.ready = m.Ready
+	}
+	st.mu.Unlock()
+	if r == nil {
+		s.replyErr(reqID, wire.CodeNotFound, "no reservation in that stage")
+		return
+	}
+	s.ok(reqID, 0)
+}
+
+func (s *session) onStageSetBinary(reqID uint32, m *wire.StageSetBinary) {
+	st := s.target(reqID, m.StageID)
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	if st.hostID != s.charID {
+		st.mu.Unlock()
+		s.replyErr(reqID, wire.CodeForbidden, "only the host may set stage data")
+		return
+	}
+	st.binary[m.Key] = m.Data // a copy made by the decoder
+	st.mu.Unlock()
+	s.ok(reqID, 0)
+}
+
+func (s *session) onStageGetBinary(reqID uint32, m *wire.StageGetBinary) {
+	st := s.target(reqID, m.StageID)
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	data := st.binary[m.Key]
+	st.mu.Unlock()
+	s.reply(reqID, &wire.StageBinary{StageID: st.id, Key: m.Key, Data: data})
+}
+
+func (s *session) onStageClients(reqID uint32, m *wire.StageClients) {
+	if st := s.target(reqID, m.StageID); st != nil {
+		s.reply(reqID, st.info())
+	}
+}
+
+func (s *session) onStageList(reqID uint32, m *wire.StageList) {
+	limit := int(m.Max)
+	if limit <= 0 || limit > wire.MaxList {
+		limit = wire.MaxList
+	}
+	resp := &wire.StageListResp{}
+	if m.Cluster {
+		ctx, cancel := s.reqCtx()
+		defer cancel()
+		snaps, err := s.srv.reg.SearchStages(ctx, m.Prefix, limit)
+		if err != nil {
+			s.failRegistry(reqID, "search stages", err)
+			return
+		}
+		for _, st := range snaps {
+			resp.Stages = append(resp.Stages, stageEntry(st.StageID, st.ChannelID, st.Addr, st.Players, st.MaxPlayers, st.Locked, st.HasPassword))
+		}
+	} else {
+		for _, st := range s.srv.Stages(m.Prefix, limit) {
+			resp.Stages = append(resp.Stages, stageEntry(st.StageID, st.ChannelID, st.Addr, st.Players, st.MaxPlayers, st.Locked, st.HasPassword))
+		}
+	}
+	if len(resp.Stages) > limit {
+		resp.Stages = resp.Stages[:limit]
+	}
+	s.reply(reqID, resp)
+}
+
+func stageEntry(id string, ch uint16, addr string, players, maxPlayers int, locked, pw bool) wire.StageEntry {
+	return wire.StageEntry{
+		StageID:     truncate(id, wire.MaxStageID),
+		ChannelID:   ch,
+		Addr:        truncate(strings.TrimSpace(addr), wire.MaxShort),
+		Players:     uint16(min(players, 0xFFFF)),
+		MaxPlayers:  uint16(min(maxPlayers, 0xFFFF)),
+		Locked:      locked,
+		HasPassword: pw,
+	}
+}

@@ -1,0 +1,524 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/guildhall/guildhall/registry"
+	"github.com/guildhall/guildhall/store"
+	"github.com/guildhall/guildhall/wire"
+)
+
+// closeMode says how a session is closed.
+type closeMode uint8
+
+const (
+	closeFlush closeMode = iota // write what is queued, then close
+	closeKick                   // queue wire.Kicked{reason}, write, then close
+	closeNow                    // close the socket at once
+)
+
+const (
+	// writeChunk is the most bytes copied into one write.
+	writeChunk = 64 * 1024
+	// readBufKeep is the largest receive buffer kept between frames.
+	readBufKeep = 4096
+)
+
+// session is one client connection. The receive goroutine (run) owns the
+// fields marked "recv": only it reads or writes them.
+type session struct {
+	srv    *Server
+	conn   net.Conn
+	remote string
+	addr   string // the channel's advertised address
+	q      *sendQueue
+	log    *slog.Logger
+
+	closing   chan struct{} // closed once when the session starts closing
+	closeOnce sync.Once
+	loggedOut chan struct{} // closed once when logout (and its save) is done
+	logoutOne sync.Once
+	lastRecv  atomic.Int64 // unix nanoseconds of the last frame received
+
+	// Set during the handshake, before the session is published in
+	// Server.byChar, and immutable afterwards.
+	charID uint32
+	name   string
+
+	// recv
+	admitted   bool
+	claimed    bool // registry.SessionOnline succeeded: logout must undo it
+	loaded     bool // character loaded: logout saves
+	playSince  time.Time
+	cur        *stage
+	backStack  []string
+	touched    map[string]struct{} // stages this session created or reserved in
+	localSemas map[string]struct{}
+	globalSema map[string]uint64 // name -> fencing token
+
+	mu          sync.Mutex // guards the fields below
+	stageID     string
+	guildID     uint32
+	closeReason string
+}
+
+func newSession(srv *Server, conn net.Conn) *session {
+	remote := conn.RemoteAddr().String()
+	s := &session{
+		srv:       srv,
+		conn:      conn,
+		remote:    remote,
+		addr:      srv.Addr(),
+		q:         newSendQueue(srv.cfg.SendQueueLen),
+		log:       srv.log.With("remote", remote),
+		closing:   make(chan struct{}),
+		loggedOut: make(chan struct{}),
+	}
+	s.lastRecv.Store(srv.now().UnixNano())
+	return s
+}
+
+// close starts closing the session; it is safe to call any number of times
+// from any goroutine, and takes no Server or stage lock. Only the first
+// call's reason and mode count, except that closeNow always closes the
+// socket at once. It reports whether this call started the close.
+func (s *session) close(reason string, mode closeMode) bool {
+	first := false
+	s.closeOnce.Do(func() {
+		first = true
+		s.mu.Lock()
+		s.closeReason = reason
+		s.mu.Unlock()
+		if mode == closeKick {
+			if frame, err := wire.Encode(0, &wire.Kicked{Reason: truncate(reason, wire.MaxShort)}); err == nil {
+				s.q.push(frame)
+			}
+		}
+		s.q.close()
+		close(s.closing)
+	})
+	if mode == closeNow {
+		_ = s.conn.Close()
+	}
+	return first
+}
+
+func (s *session) reason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeReason
+}
+
+func (s *session) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues a shared frame. A full queue means the client cannot keep
+// up: the session is counted and closed; send never blocks.
+func (s *session) send(frame []byte) {
+	if s.q.push(frame) && s.close("send queue full", closeNow) {
+		s.srv.met.add(mSlowConsumers, 1)
+		s.log.Warn("send queue full; closing slow consumer", "char", s.charID, "queued", s.srv.cfg.SendQueueLen)
+	}
+}
+
+// reply encodes m for the request reqID and queues it.
+func (s *session) reply(reqID uint32, m wire.Message) {
+	frame, err := wire.Encode(reqID, m)
+	if err != nil {
+		s.log.Error("encode reply", "char", s.charID, "type", m.Type(), "err", err)
+		frame, _ = wire.Encode(reqID, &wire.Error{Code: wire.CodeInternal, Message: "reply too large"})
+	}
+	s.send(frame)
+}
+
+func (s *session) replyErr(reqID uint32, code wire.ErrorCode, msg string) {
+	s.reply(reqID, &wire.Error{Code: code, Message: truncate(msg, wire.MaxShort)})
+}
+
+func (s *session) ok(reqID uint32, id uint64) {
+	if reqID != 0 {
+		s.reply(reqID, &wire.OK{ID: id})
+	}
+}
+
+// snapshot returns the session's presence record.
+func (s *session) snapshot() registry.SessionSnapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return registry.SessionSnapshot{
+		CharID:    s.charID,
+		Name:      s.name,
+		ReplicaID: s.srv.cfg.ReplicaID,
+		ChannelID: s.srv.cfg.ID,
+		Addr:      s.addr,
+		StageID:   s.stageID,
+		GuildID:   s.guildID,
+	}
+}
+
+func (s *session) guild() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.guildID
+}
+
+// writeLoop is the send goroutine: it drains the whole queue into one
+// write (chunked at writeChunk bytes) with a write deadline.
+func (s *session) writeLoop() {
+	defer func() {
+		if s.srv.recovered("send loop", recover(), "char", s.charID, "remote", s.remote) {
+			s.close("internal error", closeNow)
+		}
+		_ = s.conn.Close()
+	}()
+	buf := make([]byte, 0, 4096)
+	var spare [][]byte
+	for {
+		final := false
+		select {
+		case <-s.q.notify:
+		case <-s.closing:
+			final = true
+		}
+		batch := s.q.take(spare)
+		if len(batch) > 0 {
+			var err error
+			if buf, err = s.writeBatch(buf, batch); err != nil {
+				if !s.isClosing() {
+					s.log.Info("write failed; closing session", "char", s.charID, "err", err)
+				}
+				s.close("write error", closeNow)
+				return
+			}
+		}
+		spare = batch
+		if final {
+			return
+		}
+		if cap(buf) > 4*writeChunk {
+			buf = make([]byte, 0, 4096)
+		}
+	}
+}
+
+func (s *session) writeBatch(buf []byte, batch [][]byte) ([]byte, error) {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
+		return buf, fmt.Errorf("set write deadline: %w", err)
+	}
+	buf = buf[:0]
+	for _, f := range batch {
+		if len(buf) > 0 && len(buf)+len(f) > writeChunk {
+			if _, err := s.conn.Write(buf); err != nil {
+				return buf, fmt.Errorf("write: %w", err)
+			}
+			buf = buf[:0]
+		}
+		buf = append(buf, f...)
+	}
+	if _, err := s.conn.Write(buf); err != nil {
+		return buf, fmt.Errorf("write: %w", err)
+	}
+	s.srv.met.add(mFramesOut, len(batch))
+	return buf, nil
+}
+
+// run is the receive goroutine: handshake, receive loop, then logout.
+func (s *session) run() {
+	defer s.finish()
+	defer func() {
+		if s.srv.recovered("session", recover(), "char", s.charID, "remote", s.remote) {
+			s.close("internal error", closeNow)
+		}
+	}()
+	if !s.handshake() {
+		return
+	}
+	s.readLoop()
+}
+
+func (s *session) finish() {
+	s.close("connection closed", closeFlush)
+	s.logout(s.reason())
+	if s.admitted {
+		s.srv.mu.Lock()
+		s.srv.admitted--
+		s.srv.mu.Unlock()
+	}
+	s.srv.removeConn(s)
+	s.log.Debug("session ended", "char", s.charID, "reason", s.reason())
+}
+
+// refuse answers the handshake with an error and closes the connection.
+func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
+	s.srv.met.add(mHandshakesRefused, 1)
+	s.log.Info("login refused", "char", s.charID, "code", code.String(), "reason", msg)
+	s.replyErr(reqID, code, msg)
+	s.close("login refused: "+msg, closeFlush)
+}
+
+func (s *session) handshake() bool {
+	srv := s.srv
+	_ = s.conn.SetReadDeadline(time.Now().Add(srv.cfg.HandshakeTimeout))
+	f, _, err := wire.ReadFrame(s.conn, make([]byte, 0, 128))
+	if err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			srv.met.add(mMalformed, 1)
+		}
+		s.log.Info("handshake failed", "err", err)
+		return false
+	}
+	_ = s.conn.SetReadDeadline(time.Time{})
+	srv.met.add(mFramesIn, 1)
+	if f.Type != wire.THello {
+		srv.met.add(mMalformed, 1)
+		s.refuse(f.ReqID, wire.CodeBadRequest, fmt.Sprintf("first frame must be Hello, got %s", f.Type))
+		return false
+	}
+	var h wire.Hello
+	if err := wire.DecodeInto(f.Payload, &h); err != nil {
+		srv.met.add(mMalformed, 1)
+		s.refuse(f.ReqID, wire.CodeBadRequest, err.Error())
+		return false
+	}
+	if h.Magic != wire.Magic {
+		s.refuse(f.ReqID, wire.CodeBadRequest, fmt.Errorf("magic 0x%08x: %w", h.Magic, wire.ErrBadHello).Error())
+		return false
+	}
+	if h.Version != wire.Version {
+		s.refuse(f.ReqID, wire.CodeVersion, fmt.Sprintf("protocol version %d not supported (want %d)", h.Version, wire.Version))
+		return false
+	}
+
+	srv.mu.Lock()
+	switch {
+	case srv.draining:
+		srv.mu.Unlock()
+		s.refuse(f.ReqID, wire.CodeDraining, "channel is draining; connect to another channel")
+		return false
+	case srv.admitted >= srv.cfg.MaxPlayers:
+		srv.mu.Unlock()
+		s.refuse(f.ReqID, wire.CodeServerFull, "channel is full")
+		return false
+	}
+	srv.admitted++
+	s.admitted = true
+	srv.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(srv.baseCtx, requestTimeout)
+	ss, err := srv.store.UseSignSession(ctx, h.Token, srv.cfg.ID)
+	cancel()
+	if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrForbidden):
+			s.refuse(f.ReqID, wire.CodeUnauthorized, "unknown or expired token")
+		default:
+			srv.met.add(mStoreErrors, 1)
+			code := wire.CodeInternal
+			if errors.Is(err, store.ErrUnavailable) {
+				code = wire.CodeUnavailable
+			}
+			s.log.Warn("login: sign session check failed", "err", err)
+			s.refuse(f.ReqID, code, "cannot check the token now; try again")
+		}
+		return false
+	}
+	if ss.CharID == 0 {
+		s.refuse(f.ReqID, wire.CodeUnauthorized, "token is not bound to a character")
+		return false
+	}
+	s.charID, s.name = ss.CharID, truncate(ss.CharName, wire.MaxName)
+	s.log = s.log.With("char", s.charID)
+
+	kctx, kcancel := context.WithTimeout(srv.baseCtx, srv.cfg.KickTimeout)
+	err = srv.reg.SessionOnline(kctx, s.snapshot())
+	kcancel()
+	if err != nil {
+		srv.met.add(mRegistryErrors, 1)
+		s.log.Warn("login: presence claim failed", "err", err)
+		msg := "cannot register presence now; try again"
+		if errors.Is(err, registry.ErrKickUnconfirmed) {
+			msg = "previous session did not log out in time; try again"
+		}
+		s.refuse(f.ReqID, wire.CodeUnavailable, msg)
+		return false
+	}
+	s.claimed = true
+	srv.mu.Lock()
+	if s.isClosing() {
+		srv.mu.Unlock()
+		return false
+	}
+	srv.byChar[s.charID] = s
+	srv.mu.Unlock()
+	srv.met.sessionsAdd(1)
+
+	ctx, cancel = context.WithTimeout(srv.baseCtx, requestTimeout)
+	ch, err := srv.store.LoadCharacter(ctx, s.charID)
+	cancel()
+	if err != nil {
+		srv.met.add(mStoreErrors, 1)
+		s.log.Warn("login: load character failed", "err", err)
+		code, msg := storeCode(err)
+		s.refuse(f.ReqID, code, "cannot load character: "+msg)
+		return false
+	}
+	s.loaded = true
+	s.mu.Lock()
+	s.guildID = ch.GuildID
+	s.mu.Unlock()
+
+	ctx, cancel = context.WithTimeout(srv.baseCtx, requestTimeout)
+	unread, err := srv.store.UnreadMail(ctx, s.charID)
+	if err != nil {
+		srv.met.add(mStoreErrors, 1)
+		s.log.Warn("login: unread mail count failed", "err", err)
+		unread = 0
+	}
+	if ch.GuildID != 0 {
+		srv.reg.SessionUpdated(ctx, s.snapshot())
+	}
+	cancel()
+	now := srv.now()
+	s.playSince = now
+	s.lastRecv.Store(now.UnixNano())
+	s.reply(f.ReqID, &wire.Welcome{
+		Version:    wire.Version,
+		CharID:     s.charID,
+		Name:       s.name,
+		ChannelID:  srv.cfg.ID,
+		ServerTime: now.UnixNano(),
+		UnreadMail: uint16(min(unread, 0xFFFF)),
+		GuildID:    ch.GuildID,
+	})
+	s.log.Info("login", "name", s.name)
+	return true
+}
+
+func (s *session) readLoop() {
+	srv := s.srv
+	buf := make([]byte, 0, 512)
+	for {
+		f, nb, err := wire.ReadFrame(s.conn, buf)
+		buf = nb
+		if err != nil {
+			switch {
+			case errors.Is(err, wire.ErrFrameTooLarge):
+				s.protocolError(0, err)
+			case s.isClosing():
+			case errors.Is(err, io.EOF):
+				s.close("client closed the connection", closeFlush)
+			default:
+				s.log.Info("read failed; closing session", "err", err)
+				s.close("read error", closeFlush)
+			}
+			return
+		}
+		s.lastRecv.Store(srv.now().UnixNano())
+		srv.met.add(mFramesIn, 1)
+		m, err := f.Decode()
+		if err != nil {
+			s.protocolError(f.ReqID, err)
+			return
+		}
+		if err := s.dispatch(f.ReqID, m); err != nil {
+			s.protocolError(f.ReqID, err)
+			return
+		}
+		if cap(buf) > readBufKeep {
+			buf = make([]byte, 0, 512)
+		}
+		if s.isClosing() {
+			return
+		}
+	}
+}
+
+// protocolError closes the session for a malformed, oversized or unknown
+// frame, logging why.
+func (s *session) protocolError(reqID uint32, err error) {
+	s.srv.met.add(mMalformed, 1)
+	s.log.Warn("protocol error; closing session", "err", err)
+	s.replyErr(reqID, wire.CodeBadRequest, err.Error())
+	s.close("protocol error", closeFlush)
+}
+
+// logout runs once: see the package documentation.
+func (s *session) logout(reason string) {
+	s.logoutOne.Do(func() {
+		defer close(s.loggedOut)
+		if !s.claimed {
+			return
+		}
+		srv := s.srv
+		defer func() {
+			srv.mu.Lock()
+			if srv.byChar[s.charID] == s {
+				delete(srv.byChar, s.charID)
+			}
+			srv.mu.Unlock()
+			srv.met.sessionsAdd(-1)
+		}()
+		defer func() {
+			srv.recovered("logout", recover(), "char", s.charID)
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+
+		lastStage := ""
+		if s.cur != nil {
+			lastStage = s.cur.id
+		}
+		s.leaveStage(ctx)
+		s.dropReservations(ctx)
+		srv.releaseLocalAll(s)
+		srv.reg.ReleaseAll(ctx, s.charID)
+		srv.reg.SessionOffline(ctx, s.charID, srv.cfg.ID)
+		if s.loaded {
+			save := store.CharacterSave{CharID: s.charID, Playtime: srv.now().Sub(s.playSince), LastStage: lastStage}
+			if err := s.saveWithRetry(save); err != nil {
+				srv.met.add(mLogoutSavesFailed, 1)
+				s.log.Error("logout save failed", "err", err)
+			}
+		}
+		s.log.Info("logout", "reason", reason)
+	})
+}
+
+// saveWithRetry saves, retrying transient errors until SaveTimeout.
+func (s *session) saveWithRetry(save store.CharacterSave) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.SaveTimeout)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.srv.store.SaveCharacter(ctx, save)
+		if err == nil {
+			return nil
+		}
+		s.srv.met.add(mStoreErrors, 1)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTooLarge) || errors.Is(err, store.ErrForbidden) {
+			return fmt.Errorf("save character %d: %w", save.CharID, err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("save character %d: gave up after %d attempts: %w", save.CharID, attempt, err)
+		case <-t.C:
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}

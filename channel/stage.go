@@ -1,0 +1,243 @@
+package channel
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/guildhall/guildhall/registry"
+	"github.com/guildhall/guildhall/wire"
+)
+
+// maxBackStack bounds a session's move/back stack.
+const maxBackStack = 32
+
+// reservation is a reserved slot in a stage.
+type reservation struct {
+	name  string
+	ready bool
+}
+
+// stage is a room inside a channel. Town stages live as long as the server;
+// others are destroyed when nobody is inside and nobody holds a reservation
+// (and, for a stage never entered, when its creator logs out). Fields below
+// mu are guarded by it; id and town are immutable.
+type stage struct {
+	id   string
+	town bool
+
+	mu       sync.Mutex
+	dead     bool // removed from Server.stages; refuse joins
+	max      int
+	password string
+	hostID   uint32
+	locked   bool
+	members  map[uint32]*session
+	reserved map[uint32]*reservation
+	binary   map[uint8][]byte
+}
+
+func newStage(id string, town bool, max int, password string, host uint32) *stage {
+	return &stage{
+		id:       id,
+		town:     town,
+		max:      max,
+		password: password,
+		hostID:   host,
+		members:  make(map[uint32]*session),
+		reserved: make(map[uint32]*reservation),
+		binary:   make(map[uint8][]byte),
+	}
+}
+
+func (st *stage) snapshot(replica string, ch uint16, addr string) registry.StageSnapshot {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return registry.StageSnapshot{
+		StageID:     st.id,
+		ReplicaID:   replica,
+		ChannelID:   ch,
+		Addr:        addr,
+		Players:     len(st.members),
+		MaxPlayers:  st.max,
+		Locked:      st.locked,
+		HasPassword: st.password != "",
+	}
+}
+
+// info returns the stage's StageInfo, members and reservations sorted by ID.
+func (st *stage) info() *wire.StageInfo {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	in := &wire.StageInfo{
+		StageID:     st.id,
+		HostID:      st.hostID,
+		MaxPlayers:  uint16(min(st.max, 0xFFFF)),
+		Locked:      st.locked,
+		HasPassword: st.password != "",
+	}
+	for id, m := range st.members {
+		_, res := st.reserved[id]
+		in.Members = append(in.Members, wire.Member{CharID: id, Name: m.name, Ready: res && st.reserved[id].ready})
+	}
+	for id, r := range st.reserved {
+		in.Reservations = append(in.Reservations, wire.Member{CharID: id, Name: r.name, Ready: r.ready})
+	}
+	sort.Slice(in.Members, func(i, j int) bool { return in.Members[i].CharID < in.Members[j].CharID })
+	sort.Slice(in.Reservations, func(i, j int) bool { return in.Reservations[i].CharID < in.Reservations[j].CharID })
+	if len(in.Members) > wire.MaxList {
+		in.Members = in.Members[:wire.MaxList]
+	}
+	if len(in.Reservations) > wire.MaxList {
+		in.Reservations = in.Reservations[:wire.MaxList]
+	}
+	return in
+}
+
+// broadcast queues frame to every member except exceptChar and returns the
+// number of recipients.
+func (st *stage) broadcast(frame []byte, exceptChar uint32) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for id, m := range st.members {
+		if id != exceptChar {
+			m.send(frame)
+			n++
+		}
+	}
+	return n
+}
+
+// join adds s to the stage's members, telling the others. Reservation
+// holders may enter a full, locked or password-protected stage.
+func (st *stage) join(s *session, password string) (wire.ErrorCode, string) {
+	joined, _ := wire.Encode(0, &wire.StageJoined{StageID: st.id, CharID: s.charID, Name: s.name})
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.dead {
+		return wire.CodeNotFound, "no such stage"
+	}
+	if _, in := st.members[s.charID]; in {
+		return 0, ""
+	}
+	if _, res := st.reserved[s.charID]; !res {
+		switch {
+		case st.password != "" && password != st.password:
+			return wire.CodeWrongPass, "wrong stage password"
+		case st.locked:
+			return wire.CodeStageLocked, "stage is locked"
+		case len(st.members) >= st.max:
+			return wire.CodeStageFull, "stage is full"
+		}
+	}
+	for _, m := range st.members {
+		m.send(joined)
+	}
+	st.members[s.charID] = s
+	if st.hostID == 0 {
+		st.hostID = s.charID
+	}
+	return 0, ""
+}
+
+// leave removes s from the members, telling the others; the host role
+// passes to the member with the lowest ID.
+func (st *stage) leave(s *session) {
+	left, _ := wire.Encode(0, &wire.StageLeft{StageID: st.id, CharID: s.charID})
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, in := st.members[s.charID]; !in {
+		return
+	}
+	delete(st.members, s.charID)
+	if st.hostID == s.charID {
+		st.hostID = 0
+		for id := range st.members {
+			if st.hostID == 0 || id < st.hostID {
+				st.hostID = id
+			}
+		}
+		if st.hostID == 0 {
+			st.hostID = s.charID // keep the host of an empty stage until it is destroyed
+		}
+	}
+	for _, m := range st.members {
+		m.send(left)
+	}
+}
+
+// stage returns the live stage with that ID, or nil.
+func (s *Server) stage(id string) *stage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stages[id]
+}
+
+// destroyIfEmpty removes st if it is not a town stage and has neither
+// members nor reservations; it reports whether it did.
+func (s *Server) destroyIfEmpty(st *stage) bool {
+	if st == nil || st.town {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.dead || len(st.members) > 0 || len(st.reserved) > 0 {
+		return false
+	}
+	st.dead = true
+	if s.stages[st.id] == st {
+		delete(s.stages, st.id)
+	}
+	return true
+}
+
+// publishStage tells the registry about st's new state, or its removal.
+func (s *Server) publishStage(ctx context.Context, st *stage, removed bool) {
+	if removed {
+		s.reg.StageRemoved(ctx, s.cfg.ID, st.id)
+		return
+	}
+	s.reg.StageUpdated(ctx, st.snapshot(s.cfg.ReplicaID, s.cfg.ID, s.Addr()))
+}
+
+// leaveStage takes the session out of its current stage (logout, Leave).
+func (s *session) leaveStage(ctx context.Context) {
+	old := s.cur
+	if old == nil {
+		return
+	}
+	s.cur = nil
+	s.mu.Lock()
+	s.stageID = ""
+	s.mu.Unlock()
+	old.leave(s)
+	s.srv.publishStage(ctx, old, s.srv.destroyIfEmpty(old))
+}
+
+// dropReservations gives up every reservation of the session and destroys
+// stages it created that stayed empty (logout).
+func (s *session) dropReservations(ctx context.Context) {
+	for id := range s.touched {
+		st := s.srv.stage(id)
+		if st == nil {
+			continue
+		}
+		st.mu.Lock()
+		delete(st.reserved, s.charID)
+		st.mu.Unlock()
+		if s.srv.destroyIfEmpty(st) {
+			s.srv.publishStage(ctx, st, true)
+		}
+	}
+	s.touched = nil
+}
+
+func (s *session) touch(id string) {
+	if s.touched == nil {
+		s.touched = make(map[string]struct{})
+	}
+	s.touched[id] = struct{}{}
+}
