@@ -157,9 +157,9 @@ func FormatError(err error) string {
 		return "kicked: " + ke.Reason
 	case errors.As(err, &ae):
 		if ae.Message != "" {
-			return fmt.Sprintf("sign-in failed: %s (http %d)", ae.Message, ae.Status)
+			return fmt.Sprintf("%s (http %d)", ae.Message, ae.Status)
 		}
-		return fmt.Sprintf("sign-in failed: http %d", ae.Status)
+		return fmt.Sprintf("http %d", ae.Status)
 	case errors.Is(err, client.ErrServerClosed):
 		return "connection closed by server"
 	case errors.Is(err, client.ErrClosed):

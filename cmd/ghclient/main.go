@@ -180,9 +180,9 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return exitSetup
 	}
 
-	s, err := connect(ctx, cfg, pass, stdout, log)
+	s, step, err := connect(ctx, cfg, pass, stdout, log)
 	if err != nil {
-		fmt.Fprintln(stdout, "error: "+FormatError(err))
+		fmt.Fprintln(stdout, "error: "+step+": "+FormatError(err))
 		return exitSetup
 	}
 	defer s.Close()
@@ -202,33 +202,34 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 }
 
 // connect signs up (with -signup), signs in, picks a channel, dials it and
-// returns the running session.
-func connect(ctx context.Context, cfg config, pass string, out io.Writer, log *slog.Logger) (*Session, error) {
+// returns the running session, or the step that failed ("sign up", "sign
+// in", "connect") and why.
+func connect(ctx context.Context, cfg config, pass string, out io.Writer, log *slog.Logger) (*Session, string, error) {
 	p := &printer{w: out}
 	sctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	if cfg.signup != "" {
 		acc, char, err := client.SignUp(sctx, cfg.httpBase, cfg.user, pass, cfg.signup)
 		if err != nil {
-			return nil, fmt.Errorf("sign up: %w", err)
+			return nil, "sign up", err
 		}
 		p.println(fmt.Sprintf("ok signed up %s (account %d, character %s #%d)", cfg.user, acc, cfg.signup, char))
 	}
 	res, err := client.SignIn(sctx, cfg.httpBase, cfg.user, pass)
 	if err != nil {
-		return nil, fmt.Errorf("sign in: %w", err)
+		return nil, "sign in", err
 	}
 	ch, err := pickChannel(res.Channels, cfg.channel)
 	if err != nil {
-		return nil, err
+		return nil, "connect", err
 	}
 	log.Debug("dialing", "channel", ch.ID, "addr", ch.Addr)
 	conn, err := client.Dial(sctx, ch.Addr, res.Token, client.WithLogger(log))
 	if err != nil {
-		return nil, fmt.Errorf("connect to channel %d (%s): %w", ch.ID, ch.Addr, err)
+		return nil, fmt.Sprintf("connect to channel %d (%s)", ch.ID, ch.Addr), err
 	}
 	p.println(formatWelcome(conn.Welcome()))
-	return NewSession(conn, out, res.Channels, cfg.timeout), nil
+	return NewSession(conn, out, res.Channels, cfg.timeout), "", nil
 }
 
 // historyFile is ~/.ghclient_history, or no history file without a home.
