@@ -30,3 +30,31 @@ func TestFencedWrite(t *testing.T) {
 	require.ErrorIs(t, s.FencedWrite(ctx, "raid", 1<<63, nil), pgstore.ErrInvalid)
 	require.ErrorIs(t, s.FencedWrite(ctx, "raid", 10, make([]byte, 48*1024+1)), store.ErrTooLarge)
 }
+
+// TestFencedWriteConcurrent races writers with distinct tokens: whatever
+// the interleaving, the stored token is the highest and its data matches.
+func TestFencedWriteConcurrent(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := testCtx(t)
+	const n = 16
+	errs := make(chan error, n)
+	for i := 1; i <= n; i++ {
+		go func() {
+			errs <- s.FencedWrite(ctx, "boss", uint64(i), []byte{byte(i)})
+		}()
+	}
+	accepted := 0
+	for range n {
+		err := <-errs
+		if err == nil {
+			accepted++
+			continue
+		}
+		require.ErrorIs(t, err, store.ErrStaleToken)
+	}
+	require.GreaterOrEqual(t, accepted, 1)
+	tok, data, err := s.FencedData(ctx, "boss")
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), tok)
+	require.Equal(t, []byte{n}, data)
+}
