@@ -22,6 +22,8 @@ import (
 	"github.com/guildhall/guildhall/config"
 	"github.com/guildhall/guildhall/pgstore"
 	"github.com/guildhall/guildhall/pgtemp"
+	"github.com/guildhall/guildhall/redistest"
+	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/store"
 )
 
@@ -353,4 +355,51 @@ func TestNoChannelsConfiguredServesHTTPOnly(t *testing.T) {
 	code, body := get(t, r.http.URL()+"/v1/channels")
 	require.Equal(t, http.StatusOK, code)
 	require.True(t, strings.Contains(body, `"channels":[]`), body)
+}
+
+// Two replicas sharing one Redis (miniredis) and one database form one
+// cluster: sign-in on either lists both replicas' channels.
+func TestRedisClusterListsEveryReplicasChannels(t *testing.T) {
+	mr, _ := redistest.Miniredis(t)
+	url := pg.URL(t)
+	cfgA := testConfig("replica-a", url, config.ChannelConfig{ID: 1}, config.ChannelConfig{ID: 2, Enabled: boolp(false)})
+	cfgB := testConfig("replica-b", url, config.ChannelConfig{ID: 1, Enabled: boolp(false)}, config.ChannelConfig{ID: 2})
+	for _, c := range []*config.Config{cfgA, cfgB} {
+		c.Redis.URL = "redis://" + mr.Addr()
+		c.Redis.Prefix = "apptest"
+	}
+	a := startReplica(t, cfgA)
+	b := startReplica(t, cfgB)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := client.Channels(ctx, a.http.URL())
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, uint16(1), list[0].ID)
+	require.Equal(t, "replica-a", list[0].Replica)
+	require.Equal(t, uint16(2), list[1].ID)
+	require.Equal(t, "replica-b", list[1].Replica)
+	require.Equal(t, b.channels.Addrs()[2], list[1].Addr)
+
+	b.stop(t)
+	list, err = client.Channels(ctx, a.http.URL())
+	require.NoError(t, err)
+	require.Len(t, list, 1, "a stopped replica's channels leave the cluster list at once")
+	require.Equal(t, uint16(1), list[0].ID)
+}
+
+func TestRedisUnreachableFailsStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cfg := testConfig("rA", pg.URL(t), config.ChannelConfig{ID: 1})
+	cfg.Redis.URL = "redis://" + addr
+	a := New(cfg, WithLogger(testLogger()))
+	require.NoError(t, a.Err())
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	err = a.Start(ctx)
+	require.ErrorIs(t, err, registry.ErrUnavailable)
 }

@@ -5,38 +5,146 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
 	"github.com/guildhall/guildhall/config"
+	"github.com/guildhall/guildhall/redisreg"
 	"github.com/guildhall/guildhall/registry"
 )
 
 // RegistryModule provides the registry.ChannelRegistry chosen by
-// NewRegistry; its OnStop hook closes it.
+// NewRegistry. A Redis registry is started by the OnStart hook (which fails
+// when Redis cannot be reached); either kind is closed by the OnStop hook.
 var RegistryModule = fx.Module("registry", fx.Provide(provideRegistry))
 
-// ErrRedisNotWired: a Redis registry is configured but this build cannot
-// run one yet.
-var ErrRedisNotWired = errors.New("app: redis registry not available in this build")
+// reapTimeout bounds the reaping of a dead replica's durable rows.
+const reapTimeout = 10 * time.Second
 
-// NewRegistry chooses the registry from cfg: the in-process registry when
-// no Redis is configured (redis.url and redis.addrs empty; the replica runs
-// alone), the Redis registry otherwise. This is the one place that decides.
-func NewRegistry(cfg *config.Config, log *slog.Logger) (registry.ChannelRegistry, error) {
-	if !cfg.Redis.Enabled() {
-		return registry.NewLocal(cfg.Replica.ID, log.With("component", "registry")), nil
-	}
-	// TODO(lead): construct redisreg here once it lands.
-	return nil, fmt.Errorf("config: redis.url: %w", ErrRedisNotWired)
+// RegistryParams are NewRegistry's dependencies.
+type RegistryParams struct {
+	fx.In
+	Config *config.Config
+	Logger *slog.Logger
+	Prom   *prometheus.Registry
+	Store  *Store
 }
 
-func provideRegistry(lc fx.Lifecycle, cfg *config.Config, log *slog.Logger) (registry.ChannelRegistry, error) {
-	reg, err := NewRegistry(cfg, log)
+// Registry is the chosen registry with its lifecycle: Start is nil for the
+// in-process registry.
+type Registry struct {
+	registry.ChannelRegistry
+	Start func(context.Context) error
+	Close func(context.Context) error
+}
+
+// NewRegistry chooses the registry from the configuration: the in-process
+// registry.Local when redis.url and redis.addrs are empty (the replica runs
+// alone), the Redis registry (redisreg) otherwise. It does no I/O. This is
+// the one place that decides.
+func NewRegistry(p RegistryParams) (*Registry, error) {
+	cfg := p.Config
+	log := p.Logger.With("component", "registry")
+	if !cfg.Redis.Enabled() {
+		l := registry.NewLocal(cfg.Replica.ID, log)
+		return &Registry{ChannelRegistry: l, Close: l.Close}, nil
+	}
+	client, err := NewRedisClient(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	met, err := redisreg.NewMetrics(p.Prom)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	st := p.Store
+	reg, err := redisreg.New(client, redisreg.Options{
+		Prefix:      cfg.Redis.Prefix,
+		ReplicaID:   cfg.Replica.ID,
+		PresenceTTL: cfg.Redis.PresenceTTL.D(),
+		LeaseTTL:    cfg.Redis.LeaseTTL.D(),
+		LockTTL:     cfg.Redis.LockTTL.D(),
+		KickTimeout: cfg.Session.KickTimeout.D(),
+		Logger:      p.Logger,
+		Metrics:     met,
+		// A replica whose lease expired (crashed): reap its servers rows and
+		// sign sessions. Only the replica that swept it calls this.
+		OnReplicaDead: func(ctx context.Context, dead string) {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reapTimeout)
+			defer cancel()
+			n, err := st.ReapReplica(rctx, dead)
+			if err != nil {
+				log.Error("reaping dead replica's rows", "dead_replica", dead, "err", err)
+				return
+			}
+			log.Info("dead replica reaped", "dead_replica", dead, "rows", n)
+		},
+	})
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	return &Registry{
+		ChannelRegistry: reg,
+		Start: func(ctx context.Context) error {
+			if err := reg.Start(ctx); err != nil {
+				// fx does not stop a hook whose start failed: clean up here.
+				_ = errors.Join(reg.Close(ctx), client.Close())
+				return fmt.Errorf("app: start redis registry: %w", err)
+			}
+			return nil
+		},
+		Close: func(ctx context.Context) error {
+			return errors.Join(reg.Close(ctx), client.Close())
+		},
+	}, nil
+}
+
+// NewRedisClient builds the go-redis client described by rc: redis.url
+// (a single server) or redis.addrs (with master_name: Sentinel; several
+// addresses: Cluster; one: a single server). Username and password, when
+// set, override those of the URL.
+func NewRedisClient(rc config.RedisConfig) (redis.UniversalClient, error) {
+	if rc.URL != "" {
+		opts, err := redis.ParseURL(rc.URL)
+		if err != nil {
+			return nil, fmt.Errorf("config: redis.url: %w", err)
+		}
+		if rc.Username != "" {
+			opts.Username = rc.Username
+		}
+		if rc.Password != "" {
+			opts.Password = rc.Password
+		}
+		return redis.NewClient(opts), nil
+	}
+	if len(rc.Addrs) == 0 {
+		return nil, errors.New("config: redis: neither url nor addrs set")
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:      rc.Addrs,
+		MasterName: rc.MasterName,
+		Username:   rc.Username,
+		Password:   rc.Password,
+	}), nil
+}
+
+func provideRegistry(lc fx.Lifecycle, p RegistryParams) (registry.ChannelRegistry, error) {
+	reg, err := NewRegistry(p)
 	if err != nil {
 		return nil, err
 	}
 	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if reg.Start == nil {
+				return nil
+			}
+			return reg.Start(ctx)
+		},
 		OnStop: func(ctx context.Context) error {
 			if err := reg.Close(ctx); err != nil {
 				return fmt.Errorf("app: close registry: %w", err)
@@ -44,5 +152,5 @@ func provideRegistry(lc fx.Lifecycle, cfg *config.Config, log *slog.Logger) (reg
 			return nil
 		},
 	})
-	return reg, nil
+	return reg.ChannelRegistry, nil
 }
