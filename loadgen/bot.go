@@ -48,10 +48,10 @@ type bot struct {
 	pending map[uint32]chan response
 	nextReq atomic.Uint32
 
-	closing atomic.Bool
-	done    chan struct{}
-	err     error // why the reader stopped; read after done
-	kicked  atomic.Bool
+	closing   atomic.Bool
+	done      chan struct{}
+	err       error // why the reader stopped; read after done
+	kicked    atomic.Bool
 	asyncErrs atomic.Int64
 }
 

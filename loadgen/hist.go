@@ -13,9 +13,9 @@ import (
 // Max still reports them exactly.
 const (
 	histSubBits  = 7
-	histExact    = 1 << histSubBits       // 128
-	histSub      = histExact / 2          // 64 buckets per octave
-	histMaxShift = 30                     // top bucket starts near 2^37 ns
+	histExact    = 1 << histSubBits // 128
+	histSub      = histExact / 2    // 64 buckets per octave
+	histMaxShift = 30               // top bucket starts near 2^37 ns
 	histBuckets  = histExact + histMaxShift*histSub
 )
 
