@@ -8,19 +8,13 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 )
 
 // kickReason is the reason given to a previous session when the same
 // character logs in again.
 const kickReason = "logged in elsewhere"
-
-// stageKey identifies a stage in the stage index: stage IDs are unique per
-// channel, not across the cluster.
-type stageKey struct {
-	stageID   string
-	channelID uint16
-}
 
 // Local is the in-process ChannelRegistry: it serves the channels of one
 // process (one replica) and does no I/O. It is the registry of a
@@ -53,7 +47,7 @@ type Local struct {
 	closed   bool
 	channels map[uint16]Channel
 	presence map[uint32]SessionSnapshot
-	stages   map[stageKey]StageSnapshot
+	stages   map[string]map[uint16]StageSnapshot // stage ID -> channel -> stage (IDs are unique per channel only)
 	sems     map[string]SemaphoreLease
 	tokens   map[string]uint64 // last token issued per semaphore name; never reset
 }
@@ -71,7 +65,7 @@ func NewLocal(replicaID string, log *slog.Logger) *Local {
 		log:       log.With("component", "registry", "replica", replicaID),
 		channels:  make(map[uint16]Channel),
 		presence:  make(map[uint32]SessionSnapshot),
-		stages:    make(map[stageKey]StageSnapshot),
+		stages:    make(map[string]map[uint16]StageSnapshot),
 		sems:      make(map[string]SemaphoreLease),
 		tokens:    make(map[string]uint64),
 	}
@@ -124,9 +118,10 @@ func (l *Local) Unregister(ctx context.Context, channelID uint16) {
 			delete(l.presence, id)
 		}
 	}
-	for k := range l.stages {
-		if k.channelID == channelID {
-			delete(l.stages, k)
+	for id, byCh := range l.stages {
+		delete(byCh, channelID)
+		if len(byCh) == 0 {
+			delete(l.stages, id)
 		}
 	}
 	released := 0
@@ -250,14 +245,24 @@ func (l *Local) StageUpdated(ctx context.Context, s StageSnapshot) {
 		l.log.Debug("stage update for unregistered channel ignored", "stage", s.StageID, "channel", s.ChannelID)
 		return
 	}
-	l.stages[stageKey{s.StageID, s.ChannelID}] = s
+	byCh := l.stages[s.StageID]
+	if byCh == nil {
+		byCh = make(map[uint16]StageSnapshot)
+		l.stages[s.StageID] = byCh
+	}
+	byCh[s.ChannelID] = s
 }
 
 // StageRemoved drops the stage stageID of channelID from the stage index.
 func (l *Local) StageRemoved(ctx context.Context, channelID uint16, stageID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.stages, stageKey{stageID, channelID})
+	if byCh, ok := l.stages[stageID]; ok {
+		delete(byCh, channelID)
+		if len(byCh) == 0 {
+			delete(l.stages, stageID)
+		}
+	}
 }
 
 // snapshotChannels returns the registered channels (under the lock, then
@@ -405,8 +410,8 @@ func (l *Local) FindChannelForStage(ctx context.Context, stageID string) (StageS
 	}
 	var best StageSnapshot
 	found := false
-	for k, s := range l.stages {
-		if k.stageID == stageID && (!found || k.channelID < best.ChannelID) {
+	for chID, s := range l.stages[stageID] {
+		if !found || chID < best.ChannelID {
 			best, found = s, true
 		}
 	}
@@ -454,9 +459,11 @@ func (l *Local) SearchStages(ctx context.Context, prefix string, max int) ([]Sta
 		return nil, fmt.Errorf("registry: search stages: %w", ErrClosed)
 	}
 	var out []StageSnapshot
-	for k, s := range l.stages {
-		if len(k.stageID) >= len(prefix) && k.stageID[:len(prefix)] == prefix {
-			out = append(out, s)
+	for id, byCh := range l.stages {
+		if strings.HasPrefix(id, prefix) {
+			for _, s := range byCh {
+				out = append(out, s)
+			}
 		}
 	}
 	l.mu.Unlock()
