@@ -494,20 +494,22 @@ func (s *Server) signalDone() { s.doneOnce.Do(func() { close(s.done) }) }
 // Shutdown is idempotent: later and concurrent calls wait for the first and
 // return its result.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopOne.Do(func() { s.stopErr = s.shutdown(ctx) })
+	s.stopOne.Do(func() { s.stopErr = s.shutdown(ctx, false) })
 	return s.stopErr
 }
 
 // Close is Shutdown with an already-cancelled context: sessions are
 // force-closed (their logouts still save) and Close returns once every
-// goroutine has exited.
+// goroutine has exited. Force-closing is what Close is for, so it returns
+// nil (or the result of an earlier Shutdown).
 func (s *Server) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	return s.Shutdown(ctx)
+	s.stopOne.Do(func() { s.stopErr = s.shutdown(ctx, true) })
+	return s.stopErr
 }
 
-func (s *Server) shutdown(ctx context.Context) error {
+func (s *Server) shutdown(ctx context.Context, force bool) error {
 	s.mu.Lock()
 	s.draining = true
 	s.lnClosed = true
@@ -534,14 +536,20 @@ func (s *Server) shutdown(ctx context.Context) error {
 	var err error
 	select {
 	case <-all:
-	case <-ctx.Done():
-		err = fmt.Errorf("channel %d: shutdown: sessions force-closed: %w", s.cfg.ID, ctx.Err())
-		s.log.Warn("shutdown deadline reached; force-closing sessions", "err", ctx.Err())
-		s.baseCancel()
-		for _, sess := range s.connSnapshot() {
-			sess.close("server shutting down", closeNow)
+	default:
+		select {
+		case <-all:
+		case <-ctx.Done():
+			if !force {
+				err = fmt.Errorf("channel %d: shutdown: sessions force-closed: %w", s.cfg.ID, ctx.Err())
+			}
+			s.log.Warn("shutdown deadline reached; force-closing sessions", "err", ctx.Err())
+			s.baseCancel()
+			for _, sess := range s.connSnapshot() {
+				sess.close("server shutting down", closeNow)
+			}
+			<-all
 		}
-		<-all
 	}
 	s.baseCancel()
 	if started {
