@@ -403,3 +403,37 @@ func TestRedisUnreachableFailsStart(t *testing.T) {
 	err = a.Start(ctx)
 	require.ErrorIs(t, err, registry.ErrUnavailable)
 }
+
+func TestDevClusterTwoReplicas(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	d, err := StartDev(ctx, DevOptions{
+		Replicas: 2, DatabaseURL: pg.URL(t), HTTPAddr: "127.0.0.1:0", Logger: testLogger(), LogLevel: "warn",
+	})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, d.Stop(context.Background())) }()
+
+	urls := d.HTTPURLs()
+	require.Len(t, urls, 2)
+	list, err := client.Channels(ctx, urls[1])
+	require.NoError(t, err)
+	var ids []uint16
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	require.Equal(t, []uint16{1, 2, 3, 4}, ids)
+	require.Equal(t, "dev-1", list[0].Replica)
+	require.Equal(t, "dev-2", list[3].Replica)
+
+	var out strings.Builder
+	d.Describe(&out)
+	require.Contains(t, out.String(), "go run ./examples/quickstart -http "+urls[0])
+	require.Contains(t, out.String(), "channel 4: "+d.ChannelAddrs()[4])
+}
+
+func TestDevRejectsBadOptions(t *testing.T) {
+	_, err := StartDev(context.Background(), DevOptions{Replicas: 10})
+	require.ErrorContains(t, err, "replicas 10")
+	_, err = StartDev(context.Background(), DevOptions{HTTPAddr: "nope"})
+	require.ErrorContains(t, err, "nope")
+}
