@@ -276,11 +276,11 @@ func (c *Channels) writePopulations() {
 
 func (c *Channels) snapshot() []*channel.Server {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	out := make([]*channel.Server, 0, len(c.servers))
 	for _, s := range c.servers {
 		out = append(out, s)
 	}
+	c.mu.Unlock()
 	slices.SortFunc(out, func(a, b *channel.Server) int { return int(a.ID()) - int(b.ID()) })
 	return out
 }
