@@ -13,6 +13,8 @@ import (
 	"github.com/guildhall/guildhall/redistest"
 	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/registry/registrytest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const guard = 30 * time.Second // failure guard for waits, never a timing assertion
@@ -256,15 +258,25 @@ func TestChannelClaimTakeover(t *testing.T) {
 	if err := b.Register(ctx, fc); err != nil {
 		t.Fatalf("takeover after lease expiry: %v", err)
 	}
+	s := fc.Snapshot(70, "newcomer", "", 0)
+	fc.AddSession(s)
+	if err := b.SessionOnline(ctx, s); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Sweep(ctx); err != nil {
-		t.Fatal(err)
+	if swept, err := b.Sweep(ctx); err != nil || !slices.Equal(swept, []string{"A"}) {
+		t.Fatalf("sweep: %v %v", swept, err)
 	}
+	// The sweep of A leaves the channel B took over alone.
 	chans, err := b.Channels(ctx)
 	if err != nil || len(chans) != 1 || chans[0].ReplicaID != "B" {
 		t.Fatalf("channels after takeover and sweep: %+v %v", chans, err)
+	}
+	got, err := b.SearchSessions(ctx, registry.SessionFilter{NamePrefix: "new"}, 0)
+	if err != nil || len(got) != 1 || got[0].CharID != 70 {
+		t.Fatalf("taken-over channel's sessions after sweep: %+v %v", got, err)
 	}
 }
 
@@ -327,7 +339,11 @@ func TestCrossReplicaKick(t *testing.T) {
 func TestRedisDownAndBack(t *testing.T) {
 	ctx := testCtx(t)
 	c := newMiniCluster(t)
-	a := c.start(t, "A", func(o *Options) { o.OpTimeout = 200 * time.Millisecond })
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.start(t, "A", func(o *Options) { o.OpTimeout = 200 * time.Millisecond; o.Metrics = metrics })
 	b := c.start(t, "B", nil)
 	fa := fake(t, ctx, a, 1, 1)
 	fb := fake(t, ctx, b, 2, 2)
@@ -354,6 +370,13 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 	if s, err := a.FindSession(ctx, 1); err != nil || s.CharID != 1 {
 		t.Fatalf("local FindSession with Redis down: %+v %v", s, err)
+	}
+	var m dto.Metric
+	if err := metrics.Unavailable.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetCounter().GetValue(); n < 4 {
+		t.Errorf("unavailable metric = %v, want at least one per refused operation (4)", n)
 	}
 
 	// Redis returns empty on the same address.

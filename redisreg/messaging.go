@@ -89,14 +89,20 @@ func (r *Registry) castRemote(ctx context.Context, chars []uint32, frame []byte)
 		if replica == r.o.ReplicaID {
 			continue // stale presence of ours: the session is gone
 		}
-		if err := r.publish(ctx, r.k.replicaChan(replica), envelope{Kind: kindCast, Chars: ids, Frame: frame}); err != nil {
-			errs = append(errs, err)
-			continue
+		for start := 0; start < len(ids); start += castChunk {
+			chunk := ids[start:min(start+castChunk, len(ids))]
+			if err := r.publish(ctx, r.k.replicaChan(replica), envelope{Kind: kindCast, Chars: chunk, Frame: frame}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			found = append(found, chunk...)
 		}
-		found = append(found, ids...)
 	}
 	return found, errors.Join(errs...)
 }
+
+// castChunk bounds the targets of one cast message.
+const castChunk = 1024
 
 // owners reads the presence of chars (one pipelined GET each) and groups
 // those online by replica.

@@ -133,7 +133,9 @@ func (r *Registry) unpublishChannel(ctx context.Context, id uint16) error {
 		for _, s := range mine {
 			r.casdel.Eval(octx, p, []string{r.k.presence(s.CharID)}, encodeSession(s))
 		}
-		p.Del(octx, r.k.chsess(id), r.k.chstages(id), r.k.chinfo(id))
+		p.Del(octx, r.k.chsess(id))
+		p.Del(octx, r.k.chstages(id))
+		p.Del(octx, r.k.chinfo(id))
 		r.casdel.Eval(octx, p, []string{r.k.claim(id)}, r.o.ReplicaID)
 		p.SRem(octx, r.k.channels(), id)
 		p.SRem(octx, r.k.replicaChans(r.o.ReplicaID), id)

@@ -24,7 +24,8 @@
 // has no HEXPIRE), no keyspace notifications, no KEYS or SCAN.
 //
 // Redis Cluster: only fence.lua touches two keys, which share the hash tag
-// {NAME}; other multi-key work is pipelined single-key commands.
+// {NAME}; every other script takes one key, and multi-key work is pipelined
+// single-key commands (go-redis splits pipelines, and MULTI blocks, by slot).
 //
 // Local recipients are always served directly, so local traffic flows while
 // Redis is down. Cross-replica operations then fail fast with an error
@@ -57,23 +58,20 @@ var (
 	claimLua string
 	//go:embed casdel.lua
 	casdelLua string
-	//go:embed unindex.lua
-	unindexLua string
 )
 
 // Registry is the Redis ChannelRegistry of one replica. Create it with New,
 // then Start it; Close it on shutdown. All methods are safe for concurrent use.
 type Registry struct {
-	c       redis.UniversalClient
-	o       Options
-	k       keys
-	log     *slog.Logger
-	m       *Metrics
-	locker  *redislock.Client
-	fence   *redis.Script
-	claim   *redis.Script
-	casdel  *redis.Script
-	unindex *redis.Script
+	c      redis.UniversalClient
+	o      Options
+	k      keys
+	log    *slog.Logger
+	m      *Metrics
+	locker *redislock.Client
+	fence  *redis.Script
+	claim  *redis.Script
+	casdel *redis.Script
 
 	down atomic.Bool // a Redis operation failed; cleared by a successful ping
 
@@ -124,7 +122,6 @@ func New(client redis.UniversalClient, opts Options) (*Registry, error) {
 		fence:    redis.NewScript(fenceLua),
 		claim:    redis.NewScript(claimLua),
 		casdel:   redis.NewScript(casdelLua),
-		unindex:  redis.NewScript(unindexLua),
 		life:     life,
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
@@ -232,7 +229,8 @@ func (r *Registry) Close(ctx context.Context) error {
 	cctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	_, err := r.c.Pipelined(cctx, func(p redis.Pipeliner) error {
-		p.Del(cctx, r.k.lease(r.o.ReplicaID), r.k.replicaChans(r.o.ReplicaID))
+		p.Del(cctx, r.k.lease(r.o.ReplicaID))
+		p.Del(cctx, r.k.replicaChans(r.o.ReplicaID))
 		p.SRem(cctx, r.k.replicas(), r.o.ReplicaID)
 		return nil
 	})
@@ -342,7 +340,7 @@ func (r *Registry) isClosed() bool {
 	return r.closed
 }
 
-// sleepOrDone waits d or until background work stops; it reports false on stop.
+// tick waits for t or until background work stops; it reports false on stop.
 func (r *Registry) tick(t *time.Ticker) bool {
 	select {
 	case <-r.life.Done():

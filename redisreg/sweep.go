@@ -92,6 +92,18 @@ func (r *Registry) sweepReplica(ctx context.Context, dead string) error {
 	if err != nil {
 		return r.fail(ctx, err, "sweep: sessions of "+dead)
 	}
+	// Channels another replica has claimed since (a takeover) keep their
+	// keys; the others lose them. Single-key commands only (Cluster-safe).
+	claims := make([]*redis.StringCmd, len(ids))
+	_, err = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			claims[i] = p.Get(octx, r.k.claim(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return r.fail(ctx, err, "sweep: read claims of "+dead)
+	}
 	var lost []registry.SessionSnapshot
 	_, err = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
@@ -104,10 +116,14 @@ func (r *Registry) sweepReplica(ctx context.Context, dead string) error {
 				// Only while the presence still points to the dead session.
 				r.casdel.Eval(octx, p, []string{r.k.presence(s.CharID)}, v)
 			}
+			if holder, err := claims[i].Result(); err == nil && holder != dead {
+				continue // taken over
+			}
 			r.casdel.Eval(octx, p, []string{r.k.claim(id)}, dead)
-			p.Del(octx, r.k.chsess(id), r.k.chstages(id))
-			// The info and the set membership go only if nobody took the channel over.
-			r.unindex.Eval(octx, p, []string{r.k.claim(id), r.k.channels()}, id)
+			p.Del(octx, r.k.chsess(id))
+			p.Del(octx, r.k.chstages(id))
+			p.Del(octx, r.k.chinfo(id))
+			p.SRem(octx, r.k.channels(), id)
 		}
 		p.Del(octx, r.k.replicaChans(dead))
 		p.SRem(octx, r.k.replicas(), dead)
