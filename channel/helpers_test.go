@@ -25,7 +25,7 @@ import (
 
 // guard is the failure guard of every wait in these tests: generous, never
 // an assertion about speed.
-const guard = 3 * time.Second
+const guard = 20 * time.Second
 
 // ---- fake store ----
 
