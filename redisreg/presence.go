@@ -204,31 +204,51 @@ func (r *Registry) SessionOnline(ctx context.Context, s registry.SessionSnapshot
 		}
 	}
 	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	if err := r.writeSession(ctx, s); err != nil {
+	prevVal, err := r.writeSession(ctx, s)
+	if err != nil {
+		r.wmu.Unlock()
 		return fmt.Errorf("redisreg: %s: %w", what, err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, ok := r.channels[s.ChannelID]; !ok || r.closed {
+		r.mu.Unlock()
+		r.wmu.Unlock()
 		return fmt.Errorf("redisreg: %s: channel %d went away: %w", what, s.ChannelID, registry.ErrNotFound)
 	}
 	r.sessions[s.CharID] = s
+	r.mu.Unlock()
+	r.wmu.Unlock()
+	// A login of the same character on another replica that slipped in
+	// between our GET and SET: we replaced its presence, so it must go.
+	if prevVal != "" && prevVal != val {
+		if prev, err := decodeSession(prevVal); err == nil && prev.ReplicaID != r.o.ReplicaID {
+			r.log.Warn("concurrent login on another replica; kicking it", "char", s.CharID, "replica", prev.ReplicaID)
+			if _, err := r.kickRemote(ctx, prev, kickReason); err != nil {
+				r.log.Warn("concurrent login not confirmed closed", "char", s.CharID, "err", err)
+			}
+		}
+	}
 	return nil
 }
 
-// writeSession writes the presence and the channel index entry (wmu held).
-func (r *Registry) writeSession(ctx context.Context, s registry.SessionSnapshot) error {
+// writeSession writes the presence and the channel index entry (wmu held)
+// and returns the presence value it replaced ("" if none).
+func (r *Registry) writeSession(ctx context.Context, s registry.SessionSnapshot) (string, error) {
 	octx, cancel := r.opCtx(ctx)
 	defer cancel()
 	v := encodeSession(s)
+	var set *redis.StatusCmd
 	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
-		p.Set(octx, r.k.presence(s.CharID), v, r.o.PresenceTTL)
+		set = p.SetArgs(octx, r.k.presence(s.CharID), v, redis.SetArgs{TTL: r.o.PresenceTTL, Get: true})
 		p.HSet(octx, r.k.chsess(s.ChannelID), strconv.FormatUint(uint64(s.CharID), 10), v)
 		p.PExpire(octx, r.k.chsess(s.ChannelID), r.o.PresenceTTL)
 		return nil
 	})
-	return r.fail(ctx, err, "write presence")
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", r.fail(ctx, err, "write presence")
+	}
+	prev, _ := set.Result()
+	return prev, nil
 }
 
 // SessionUpdated records a change of a local session's stage or guild. It
@@ -252,7 +272,7 @@ func (r *Registry) SessionUpdated(ctx context.Context, s registry.SessionSnapsho
 	if r.down.Load() {
 		return
 	}
-	if err := r.writeSession(ctx, s); err != nil {
+	if _, err := r.writeSession(ctx, s); err != nil {
 		r.log.Warn("session update not written; the refresher will", "char", s.CharID, "err", err)
 	}
 }
