@@ -40,7 +40,8 @@ type session struct {
 	remote string
 	addr   string // the channel's advertised address
 	q      *sendQueue
-	log    *slog.Logger
+	log    *slog.Logger // recv goroutine's logger (gains the char ID at login)
+	wlog   *slog.Logger // send goroutine's logger, immutable
 
 	closing   chan struct{} // closed once when the session starts closing
 	closeOnce sync.Once
@@ -79,6 +80,7 @@ func newSession(srv *Server, conn net.Conn) *session {
 		addr:      srv.Addr(),
 		q:         newSendQueue(srv.cfg.SendQueueLen),
 		log:       srv.log.With("remote", remote),
+		wlog:      srv.log.With("remote", remote),
 		closing:   make(chan struct{}),
 		loggedOut: make(chan struct{}),
 	}
@@ -180,7 +182,7 @@ func (s *session) guild() uint32 {
 // write (chunked at writeChunk bytes) with a write deadline.
 func (s *session) writeLoop() {
 	defer func() {
-		if s.srv.recovered("send loop", recover(), "char", s.charID, "remote", s.remote) {
+		if s.srv.recovered("send loop", recover(), "remote", s.remote) {
 			s.close("internal error", closeNow)
 		}
 		_ = s.conn.Close()
@@ -199,7 +201,7 @@ func (s *session) writeLoop() {
 			var err error
 			if buf, err = s.writeBatch(buf, batch); err != nil {
 				if !s.isClosing() {
-					s.log.Info("write failed; closing session", "char", s.charID, "err", err)
+					s.wlog.Info("write failed; closing session", "err", err)
 				}
 				s.close("write error", closeNow)
 				return

@@ -366,6 +366,12 @@ func TestDrain(t *testing.T) {
 	h := newHarness(t)
 	srv := h.start(t, 1, nil)
 	c := login(t, srv, h.store.addChar(1, "alice"))
+	early := dial(t, srv.Addr()) // accepted before the drain, logs in during it
+	// Connections are accepted in order: once a later one is welcomed, the
+	// early one has been accepted.
+	probe := login(t, srv, h.store.addChar(3, "probe"))
+	probe.mustOK(&wire.Logout{})
+	probe.closed()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -377,6 +383,10 @@ func TestDrain(t *testing.T) {
 	if !srv.Info().Draining {
 		t.Fatal("Info().Draining false while draining")
 	}
+	if e, ok := early.hello(h.store.addChar(2, "bob")).(*wire.Error); !ok || e.Code != wire.CodeDraining {
+		t.Fatalf("login while draining: %v", e)
+	}
+	early.closed()
 	c.mustOK(&wire.Logout{})
 	<-done
 	if n := h.store.saveCount(1); n != 1 {
