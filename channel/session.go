@@ -57,6 +57,7 @@ type session struct {
 	// recv
 	admitted   bool
 	claimed    bool // registry.SessionOnline succeeded: logout must undo it
+	published  bool // in Server.byChar and counted in Metrics.Sessions
 	loaded     bool // character loaded: logout saves
 	playSince  time.Time
 	cur        *stage
@@ -366,6 +367,7 @@ func (s *session) handshake() bool {
 	}
 	srv.byChar[s.charID] = s
 	srv.mu.Unlock()
+	s.published = true
 	srv.met.sessionsAdd(1)
 
 	ctx, cancel = context.WithTimeout(srv.baseCtx, requestTimeout)
@@ -472,7 +474,9 @@ func (s *session) logout(reason string) {
 				delete(srv.byChar, s.charID)
 			}
 			srv.mu.Unlock()
-			srv.met.sessionsAdd(-1)
+			if s.published {
+				srv.met.sessionsAdd(-1)
+			}
 		}()
 		defer func() {
 			srv.recovered("logout", recover(), "char", s.charID)
