@@ -31,7 +31,7 @@ const (
 
 func main() {
 	httpBase := flag.String("http", "http://127.0.0.1:8080", "sign-in API base URL")
-	user := flag.String("user", "quickstart", "base username: players are <user>-a and <user>-b")
+	user := flag.String("user", "quickstart", "base username: players are <user>_a and <user>_b")
 	pass := flag.String("pass", "quickstart-pw", "password of both players")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up after this long")
 	flag.Parse()
@@ -53,12 +53,12 @@ type player struct {
 }
 
 func run(ctx context.Context, log *slog.Logger, httpBase, user, pass string) error {
-	a, err := connect(ctx, log, httpBase, user+"-a", pass, user+"A", "A")
+	a, err := connect(ctx, log, httpBase, user+"_a", pass, user+"A", "A")
 	if err != nil {
 		return err
 	}
 	defer a.conn.Close()
-	b, err := connect(ctx, log, httpBase, user+"-b", pass, user+"B", "B")
+	b, err := connect(ctx, log, httpBase, user+"_b", pass, user+"B", "B")
 	if err != nil {
 		return err
 	}
