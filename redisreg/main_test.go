@@ -2,6 +2,7 @@ package redisreg
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -104,7 +105,7 @@ func TestConformanceRedisServer(t *testing.T) {
 	client := redistest.Client(t, p.Addr())
 	n := 0
 	registrytest.Run(t, func(t *testing.T) registrytest.Cluster {
-		n++ // one server, a fresh prefix per subtest
-		return &cluster{client: client, prefix: "gh" + time.Now().Format("150405") + "x" + string(rune('a'+n%26)) + string(rune('a'+n/26)), regs: map[string]*Registry{}}
+		n++ // one server, a fresh key prefix per subtest
+		return &cluster{client: client, prefix: fmt.Sprintf("gh%d", n), regs: map[string]*Registry{}}
 	})
 }
