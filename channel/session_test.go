@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -391,5 +392,43 @@ func TestDrain(t *testing.T) {
 	<-done
 	if n := h.store.saveCount(1); n != 1 {
 		t.Fatalf("saves = %d", n)
+	}
+}
+
+// When Shutdown's context ends first, sessions are force-closed, Shutdown
+// still waits for every goroutine, logouts still save, and the error says so.
+func TestShutdownDeadlineForcesClose(t *testing.T) {
+	h := newHarness(t)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	srv := h.start(t, 1, func(_ *Config, d *Deps) {
+		d.handlerHook = func(_ uint32, typ wire.Type) {
+			if typ == wire.TLoadData {
+				close(entered)
+				<-release // a handler stuck in slow work
+			}
+		}
+	})
+	c := login(t, srv, h.store.addChar(1, "alice"))
+	c.send(2, &wire.LoadData{})
+	<-entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- srv.Shutdown(ctx) }()
+	c.closed() // closed, although its handler is still busy
+	<-ctx.Done()
+	select {
+	case err := <-res:
+		t.Fatalf("Shutdown returned %v while a handler was still running", err)
+	default:
+	}
+	close(release)
+	if err := <-res; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	if n := h.store.saveCount(1); n != 1 {
+		t.Fatalf("saves = %d, want 1", n)
 	}
 }
