@@ -17,9 +17,16 @@ func TestEndToEnd(t *testing.T) {
 	srv := startServer(t, testConfig(pg.URL(t)))
 
 	t.Run("StageCastsAndPushes", func(t *testing.T) {
-		alice := srv.newPlayer(t, "st_alice", "StAlice", 1)
-		bob := srv.newPlayer(t, "st_bob", "StBob", 1)
+		alice := srv.newPlayerHTTP(t, "st_alice", "StAlice", 1)
+		bob := srv.newPlayerHTTP(t, "st_bob", "StBob", 1)
 		ctx := ctxT(t)
+		_, _, err := client.SignUp(ctx, srv.httpBase, "st_alice", "another-password", "StAlice2")
+		var apiErr *client.APIError
+		require.ErrorAs(t, err, &apiErr, "a taken username is refused")
+		require.Equal(t, "exists", apiErr.Code)
+		_, err = client.SignIn(ctx, srv.httpBase, "st_alice", "not-her-password")
+		require.ErrorAs(t, err, &apiErr, "a wrong password is refused")
+		require.Equal(t, "unauthorized", apiErr.Code)
 
 		require.NoError(t, alice.conn.StageCreate(ctx, "hall", 0, ""))
 		si, err := alice.conn.StageEnter(ctx, "hall", "")

@@ -12,10 +12,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/guildhall/guildhall/app"
 	"github.com/guildhall/guildhall/client"
 	"github.com/guildhall/guildhall/config"
+	"github.com/guildhall/guildhall/pgstore"
 	"github.com/guildhall/guildhall/wire"
 )
 
@@ -66,6 +68,12 @@ func testConfig(dbURL string) *config.Config {
 type server struct {
 	httpBase string            // sign-in API base URL
 	addrs    map[uint16]string // channel ID -> host:port
+	// accounts creates accounts directly in the replica's database with
+	// bcrypt.MinCost: the HTTP sign-up hashes at bcrypt.DefaultCost, which
+	// under the race detector costs about a second per account, so only
+	// the tests about sign-up itself go through it (newPlayerHTTP). Sign-in
+	// always goes through the HTTP API.
+	accounts *pgstore.Store
 }
 
 // startServer starts the app configured by cfg and stops it when t ends.
@@ -86,7 +94,10 @@ func startServer(t *testing.T, cfg *config.Config) *server {
 		require.NoError(t, a.Stop(ctx))
 	})
 	require.Empty(t, chans.Failed(), "every channel starts")
-	return &server{httpBase: hs.URL(), addrs: chans.Addrs()}
+	st, err := pgstore.Open(ctx, cfg.Database.URL, pgstore.Options{MaxConns: 2, BcryptCost: bcrypt.MinCost})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	return &server{httpBase: hs.URL(), addrs: chans.Addrs(), accounts: st}
 }
 
 // player is a connected character whose pushes are recorded for the test.
@@ -184,8 +195,18 @@ func (r *recorder) dump() string {
 	return s
 }
 
-// signUp creates an account (user, name) without connecting.
+// signUp creates an account (user, name) with its character, without
+// connecting, directly in the database (see server.accounts).
 func (s *server) signUp(t *testing.T, user, name string) uint32 {
+	t.Helper()
+	_, id, err := s.accounts.CreateAccount(ctxT(t), user, user+"-password", name)
+	require.NoError(t, err, "create account %s", user)
+	require.NotZero(t, id)
+	return id
+}
+
+// signUpHTTP creates an account (user, name) through the HTTP API.
+func (s *server) signUpHTTP(t *testing.T, user, name string) uint32 {
 	t.Helper()
 	_, id, err := client.SignUp(ctxT(t), s.httpBase, user, user+"-password", name)
 	require.NoError(t, err, "sign up %s", user)
@@ -193,11 +214,23 @@ func (s *server) signUp(t *testing.T, user, name string) uint32 {
 	return id
 }
 
-// newPlayer signs up user with character name and connects it to channel
-// ch. The connection is closed when t ends.
+// newPlayer creates the account user with character name (signUp),
+// signs in over HTTP and connects to channel ch. The connection is closed
+// when t ends.
 func (s *server) newPlayer(t *testing.T, user, name string, ch uint16) *player {
 	t.Helper()
-	id := s.signUp(t, user, name)
+	return s.join(t, user, name, ch, s.signUp(t, user, name))
+}
+
+// newPlayerHTTP is newPlayer with the account created through the HTTP
+// sign-up API.
+func (s *server) newPlayerHTTP(t *testing.T, user, name string, ch uint16) *player {
+	t.Helper()
+	return s.join(t, user, name, ch, s.signUpHTTP(t, user, name))
+}
+
+func (s *server) join(t *testing.T, user, name string, ch uint16, id uint32) *player {
+	t.Helper()
 	p := &player{t: t, srv: s, user: user, pass: user + "-password", name: name, id: id}
 	p.connect(t, ch)
 	require.Equal(t, id, p.conn.Welcome().CharID)
