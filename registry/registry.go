@@ -1,7 +1,8 @@
 // Package registry defines the ChannelRegistry: every operation that crosses
 // channels or replicas goes through it. It holds the interface, the immutable
-// snapshot types it returns, the in-process LocalChannelRegistry, and (in
-// registrytest) the conformance suite every implementation must pass.
+// snapshot types it returns, the in-process Local registry (the design's
+// LocalChannelRegistry), and (in registrytest) the conformance suite every
+// implementation must pass.
 //
 // The package imports no channel server and no backend. Channel servers
 // satisfy the small Channel interface declared here so that a registry can
