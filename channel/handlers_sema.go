@@ -2,6 +2,7 @@ package channel
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/wire"
@@ -31,7 +32,7 @@ func (s *session) onSemaAcquire(reqID uint32, m *wire.SemaAcquire) {
 	if err != nil {
 		var held *registry.SemaphoreHeldError
 		if errors.As(err, &held) {
-			s.reply(reqID, &wire.Error{Code: wire.CodeSemaHeld, Message: "semaphore held elsewhere",
+			s.reply(reqID, &wire.Error{Code: wire.CodeSemaHeld, Message: truncate(heldMessage(held.Holder), wire.MaxShort),
 				Channel: held.Holder.ChannelID, Addr: truncate(held.Holder.Addr, wire.MaxShort)})
 			return
 		}
@@ -83,4 +84,14 @@ func (s *session) onSemaWrite(reqID uint32, m *wire.SemaWrite) {
 		return
 	}
 	s.ok(reqID, token)
+}
+
+// heldMessage tells a refused client who holds a global semaphore and
+// where, e.g. "semaphore held by character 7 on channel 2 at 10.0.0.5:7001".
+func heldMessage(h registry.Holder) string {
+	msg := fmt.Sprintf("semaphore held by character %d on channel %d", h.CharID, h.ChannelID)
+	if h.Addr != "" {
+		msg += " at " + h.Addr
+	}
+	return msg
 }
