@@ -24,3 +24,75 @@ func TestGlobalSemaHeldNamesHolder(t *testing.T) {
 		t.Fatalf("held error locates channel %d at %q, want channel 2 at %q", e.Channel, e.Addr, a2.Addr())
 	}
 }
+
+// hostOf returns the HostID of a stage as c sees it.
+func hostOf(t *testing.T, c *tclient, id string) uint32 {
+	t.Helper()
+	in, ok := c.call(&wire.StageClients{StageID: id}).(*wire.StageInfo)
+	if !ok {
+		t.Fatalf("stage clients %s: not a StageInfo", id)
+	}
+	return in.HostID
+}
+
+// The host role passes to the remaining member who entered earliest when
+// the host leaves, moves or logs out, and an empty stage has no host.
+func TestStageHostPassesToEarliestEntrant(t *testing.T) {
+	h := newHarness(t)
+	srv := h.start(t, 1, nil)
+	a := login(t, srv, h.store.addChar(1, "alice"))
+	b := login(t, srv, h.store.addChar(2, "bob"))
+	c := login(t, srv, h.store.addChar(3, "carl"))
+	d := login(t, srv, h.store.addChar(4, "dora"))
+	e := login(t, srv, h.store.addChar(5, "eve"))
+
+	a.mustOK(&wire.StageCreate{StageID: "hall"})
+	e.mustOK(&wire.StageReserve{StageID: "hall"}) // keeps the stage alive when empty
+	if got := hostOf(t, e, "hall"); got != 0 {
+		t.Fatalf("host of a never-entered stage = %d, want 0", got)
+	}
+	// Entry order d, a, c, b: neither ID order nor creation decides.
+	for _, cl := range []*tclient{d, a, c, b} {
+		enter(t, cl, "hall", "")
+	}
+	if got := hostOf(t, e, "hall"); got != 4 {
+		t.Fatalf("host = %d, want 4 (first to enter)", got)
+	}
+	a.mustErr(&wire.StageLock{StageID: "hall", Locked: true}, wire.CodeForbidden) // creator, not host
+
+	d.mustOK(&wire.StageLeave{}) // leave
+	if got := hostOf(t, e, "hall"); got != 1 {
+		t.Fatalf("after the host left: host = %d, want 1 (entered next)", got)
+	}
+	if in := enter(t, d, "hall", ""); in.HostID != 1 {
+		t.Fatalf("re-entering does not restore the old host: host = %d, want 1", in.HostID)
+	}
+	if in, ok := a.call(&wire.StageMove{StageID: "town"}).(*wire.StageInfo); !ok || in.StageID != "town" { // move
+		t.Fatalf("move to town: %v", in)
+	}
+	if got := hostOf(t, e, "hall"); got != 3 {
+		t.Fatalf("after the host moved: host = %d, want 3", got)
+	}
+	c.mustOK(&wire.Logout{}) // logout
+	c.closed()
+	h.store.waitFor(t, "carl's save", func() bool { return h.store.saves[3] == 1 })
+	if got := hostOf(t, e, "hall"); got != 2 {
+		t.Fatalf("after the host logged out: host = %d, want 2", got)
+	}
+	b.mustOK(&wire.StageLock{StageID: "hall", Locked: false})
+	d.mustErr(&wire.StageLock{StageID: "hall", Locked: true}, wire.CodeForbidden)
+	b.mustOK(&wire.StageLeave{})
+	if got := hostOf(t, e, "hall"); got != 4 {
+		t.Fatalf("host = %d, want 4 (the only member)", got)
+	}
+	d.mustOK(&wire.StageLeave{})
+	if got := hostOf(t, e, "hall"); got != 0 {
+		t.Fatalf("host of an empty stage = %d, want 0", got)
+	}
+	// With nobody inside, the creator manages the stage; nobody else does.
+	e.mustErr(&wire.StageLock{StageID: "hall", Locked: true}, wire.CodeForbidden)
+	a.mustOK(&wire.StageSetBinary{StageID: "hall", Key: 1, Data: []byte("map")})
+	if in := enter(t, e, "hall", ""); in.HostID != 5 {
+		t.Fatalf("first to enter the empty stage: host = %d, want 5", in.HostID)
+	}
+}

@@ -133,7 +133,7 @@ func (s *session) onStageLock(reqID uint32, m *wire.StageLock) {
 		return
 	}
 	st.mu.Lock()
-	if st.hostID != s.charID {
+	if !st.manages(s.charID) {
 		st.mu.Unlock()
 		s.replyErr(reqID, wire.CodeForbidden, "only the host may lock the stage")
 		return
@@ -229,7 +229,7 @@ func (s *session) onStageSetBinary(reqID uint32, m *wire.StageSetBinary) {
 		return
 	}
 	st.mu.Lock()
-	if st.hostID != s.charID {
+	if !st.manages(s.charID) {
 		st.mu.Unlock()
 		s.replyErr(reqID, wire.CodeForbidden, "only the host may set stage data")
 		return

@@ -21,30 +21,41 @@ type reservation struct {
 // stage is a room inside a channel. Town stages live as long as the server;
 // others are destroyed when nobody is inside and nobody holds a reservation
 // (and, for a stage never entered, when its creator logs out). Fields below
-// mu are guarded by it; id and town are immutable.
+// mu are guarded by it; id, town and creator are immutable.
+//
+// The host is always a member, or 0 when the stage is empty: the first to
+// enter an empty stage becomes host, and when the host leaves (leave, move,
+// logout) the role passes to the remaining member who entered earliest.
+// While the stage has no host its creator manages it (see manages).
 type stage struct {
-	id   string
-	town bool
+	id      string
+	town    bool
+	creator uint32 // 0 for town stages
 
 	mu       sync.Mutex
 	dead     bool // removed from Server.stages; refuse joins
 	max      int
 	password string
-	hostID   uint32
+	hostID   uint32 // a member, or 0 when empty
 	locked   bool
 	members  map[uint32]*session
+	entered  map[uint32]uint64 // member -> entry sequence number
+	nextSeq  uint64
 	reserved map[uint32]*reservation
 	binary   map[uint8][]byte
 }
 
-func newStage(id string, town bool, max int, password string, host uint32) *stage {
+// newStage returns an empty stage; creator is the character that created
+// it (0 for a town stage).
+func newStage(id string, town bool, max int, password string, creator uint32) *stage {
 	return &stage{
 		id:       id,
 		town:     town,
+		creator:  creator,
 		max:      max,
 		password: password,
-		hostID:   host,
 		members:  make(map[uint32]*session),
+		entered:  make(map[uint32]uint64),
 		reserved: make(map[uint32]*reservation),
 		binary:   make(map[uint8][]byte),
 	}
@@ -135,14 +146,25 @@ func (st *stage) join(s *session, password string) (wire.ErrorCode, string) {
 		m.send(joined)
 	}
 	st.members[s.charID] = s
+	st.nextSeq++
+	st.entered[s.charID] = st.nextSeq
 	if st.hostID == 0 {
 		st.hostID = s.charID
 	}
 	return 0, ""
 }
 
-// leave removes s from the members, telling the others; the host role
-// passes to the member with the lowest ID.
+// manages reports whether charID may change the stage (lock it, set its
+// data): its host, or, while nobody is inside, its creator. Call with mu held.
+func (st *stage) manages(charID uint32) bool {
+	if st.hostID != 0 {
+		return st.hostID == charID
+	}
+	return st.creator != 0 && st.creator == charID
+}
+
+// leave removes s from the members, telling the others; if s was the host
+// the role passes to the remaining member who entered earliest (0 if none).
 func (st *stage) leave(s *session) {
 	left, _ := wire.Encode(0, &wire.StageLeft{StageID: st.id, CharID: s.charID})
 	st.mu.Lock()
@@ -151,15 +173,14 @@ func (st *stage) leave(s *session) {
 		return
 	}
 	delete(st.members, s.charID)
+	delete(st.entered, s.charID)
 	if st.hostID == s.charID {
 		st.hostID = 0
-		for id := range st.members {
-			if st.hostID == 0 || id < st.hostID {
-				st.hostID = id
+		var first uint64
+		for id, seq := range st.entered {
+			if st.hostID == 0 || seq < first {
+				st.hostID, first = id, seq
 			}
-		}
-		if st.hostID == 0 {
-			st.hostID = s.charID // keep the host of an empty stage until it is destroyed
 		}
 	}
 	for _, m := range st.members {

@@ -109,18 +109,20 @@ func TestStageRules(t *testing.T) {
 	b.mustOK(&wire.StageReady{StageID: "vault", Ready: true})
 	c.mustErr(&wire.StageReady{StageID: "vault", Ready: true}, wire.CodeNotFound)
 
-	// Lock: only the host (creator); a reservation holder still enters.
+	// Lock: while the stage is empty only its creator manages it; a
+	// reservation holder still enters, and the first to enter is the host
+	// (the creator, outside, no longer manages it).
 	b.mustErr(&wire.StageLock{StageID: "vault", Locked: true}, wire.CodeForbidden)
 	a.mustOK(&wire.StageLock{StageID: "vault", Locked: true})
 	c.mustErr(&wire.StageEnter{StageID: "vault", Password: "s3cret"}, wire.CodeStageLocked)
 	in := enter(t, b, "vault", "")
-	if !in.Locked || !in.HasPassword || in.HostID != 1 || len(in.Reservations) != 1 || !in.Reservations[0].Ready {
+	if !in.Locked || !in.HasPassword || in.HostID != 2 || len(in.Reservations) != 1 || !in.Reservations[0].Ready {
 		t.Fatalf("vault = %+v", in)
 	}
 
 	// Binary data: host sets, anyone reads.
-	b.mustErr(&wire.StageSetBinary{StageID: "vault", Key: 3, Data: []byte("nope")}, wire.CodeForbidden)
-	a.mustOK(&wire.StageSetBinary{StageID: "vault", Key: 3, Data: []byte("map-7")})
+	a.mustErr(&wire.StageSetBinary{StageID: "vault", Key: 3, Data: []byte("nope")}, wire.CodeForbidden)
+	b.mustOK(&wire.StageSetBinary{StageID: "vault", Key: 3, Data: []byte("map-7")})
 	bin := b.call(&wire.StageGetBinary{Key: 3}).(*wire.StageBinary) // current stage
 	if !bytes.Equal(bin.Data, []byte("map-7")) || bin.StageID != "vault" {
 		t.Fatalf("binary = %+v", bin)
