@@ -96,3 +96,29 @@ func TestStageHostPassesToEarliestEntrant(t *testing.T) {
 		t.Fatalf("first to enter the empty stage: host = %d, want 5", in.HostID)
 	}
 }
+
+// Back to a stage destroyed meanwhile fails with CodeNotFound and says the
+// stage no longer exists; the entry is dropped from the stack.
+func TestStageBackToDestroyedStage(t *testing.T) {
+	h := newHarness(t)
+	srv := h.start(t, 1, nil)
+	a := login(t, srv, h.store.addChar(1, "alice"))
+	a.mustOK(&wire.StageCreate{StageID: "cave"})
+	enter(t, a, "town", "")
+	for _, id := range []string{"cave", "town"} {
+		if in, ok := a.call(&wire.StageMove{StageID: id}).(*wire.StageInfo); !ok || in.StageID != id {
+			t.Fatalf("move %s: %v", id, in)
+		}
+	}
+	if got := srv.Stages("cave", 0); len(got) != 0 { // emptied and unreserved: gone
+		t.Fatalf("cave still exists: %+v", got)
+	}
+	e := a.mustErr(&wire.StageBack{}, wire.CodeNotFound)
+	if want := `stage "cave" no longer exists`; e.Message != want {
+		t.Fatalf("back to a destroyed stage: message %q, want %q", e.Message, want)
+	}
+	// The next Back goes on down the stack.
+	if in, ok := a.call(&wire.StageBack{}).(*wire.StageInfo); !ok || in.StageID != "town" {
+		t.Fatalf("back after the failed one: %v, want town", in)
+	}
+}

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/guildhall/guildhall/wire"
@@ -52,12 +53,15 @@ func (s *session) onStageEnter(reqID uint32, id, password string, mode enterMode
 	srv := s.srv
 	st := srv.stage(id)
 	if st == nil {
-		s.replyErr(reqID, wire.CodeNotFound, "no such stage")
+		s.replyErr(reqID, wire.CodeNotFound, noStage(id, mode))
 		return
 	}
 	old := s.cur
 	if old != st {
 		if code, msg := st.join(s, password); code != 0 {
+			if code == wire.CodeNotFound {
+				msg = noStage(id, mode) // destroyed since the lookup
+			}
 			s.replyErr(reqID, code, msg)
 			return
 		}
@@ -87,6 +91,15 @@ func (s *session) onStageEnter(reqID uint32, id, password string, mode enterMode
 	srv.publishStage(ctx, st, false)
 	srv.reg.SessionUpdated(ctx, s.snapshot())
 	s.reply(reqID, st.info())
+}
+
+// noStage is the message of an enter that found no stage: a Back names the
+// stage that was on the stack, since it existed when the player left it.
+func noStage(id string, mode enterMode) string {
+	if mode == enterBack {
+		return fmt.Sprintf("stage %q no longer exists", id)
+	}
+	return "no such stage"
 }
 
 func (s *session) onStageBack(reqID uint32) {
