@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 TESTTIMEOUT ?= 10m
 BIN      ?= bin
 
-.PHONY: run test fuzz bench build vet clean
+.PHONY: run test fuzz bench build vet clean loadtest
 
 ## run: one replica with two channels and the sign-in API, no setup needed
 run:
@@ -38,6 +38,16 @@ build:
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## loadtest: every ghload scenario against a spawned 3-replica cluster
+## (redis-server, PostgreSQL, 3 x guildhall serve); table on stdout, JSON in
+## $(BIN)/loadtest.json. Exits non-zero on any loss, duplicate or violation.
+LOADTEST_FLAGS ?= -sessions 200 -duration 10s -warmup 2s -drain 10s \
+	-stage-size 50 -town-rate 5 -world-rate 40 -whisper-rate 1000 \
+	-login-rate 20 -sema-names 4
+loadtest: build
+	$(BIN)/ghload -spawn 3 -binary $(BIN)/guildhall -scenario all -quiet \
+		$(LOADTEST_FLAGS) -json $(BIN)/loadtest.json
 
 clean:
 	rm -rf $(BIN)

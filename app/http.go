@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
 	"sync"
 	"time"
 
@@ -20,8 +22,27 @@ import (
 )
 
 // HTTPModule provides *HTTPServer: the sign-in API, /livez, /readyz and
-// /metrics on http.addr.
+// /metrics on http.addr, plus /debug/pprof/ when EnvPprof is "1".
 var HTTPModule = fx.Module("http", fx.Provide(NewHTTPServer))
+
+// EnvPprof names the environment variable that, when set to "1", adds Go's
+// net/http/pprof handlers under /debug/pprof/ on the HTTP API address. It is
+// off by default: profiles expose internals and cost CPU while taken, so
+// enable it only on a replica you are measuring, never on a public address.
+const EnvPprof = "GUILDHALL_PPROF"
+
+// withPprof returns h with the net/http/pprof handlers mounted under
+// /debug/pprof/; every other path still goes to h.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
+}
 
 // HTTPServer serves the replica's HTTP API. It listens in OnStart and shuts
 // down gracefully in OnStop.
@@ -61,9 +82,14 @@ func NewHTTPServer(p HTTPParams) (*HTTPServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	var handler http.Handler = h
+	if os.Getenv(EnvPprof) == "1" {
+		handler = withPprof(h)
+		log.Warn("pprof enabled on the HTTP API address", "env", EnvPprof, "path", "/debug/pprof/")
+	}
 	s := &HTTPServer{
 		srv: &http.Server{
-			Handler:           h,
+			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,

@@ -114,13 +114,34 @@ func (a *api) do(ctx context.Context, method, url string, body, out any) error {
 	return nil
 }
 
+// signInRetries is how many times a sign-in answered 503 ("try again") is
+// retried, with a doubling backoff from signInBackoff.
+const (
+	signInRetries = 5
+	signInBackoff = 100 * time.Millisecond
+)
+
 func (a *api) signIn(ctx context.Context, base, user, pass string) (*signIn, error) {
-	var out signIn
-	err := a.do(ctx, http.MethodPost, base+"/v1/signin", map[string]string{"username": user, "password": pass}, &out)
-	if err != nil {
-		return nil, err
+	backoff := signInBackoff
+	for try := 0; ; try++ {
+		var out signIn
+		err := a.do(ctx, http.MethodPost, base+"/v1/signin", map[string]string{"username": user, "password": pass}, &out)
+		if err == nil {
+			return &out, nil
+		}
+		var ae *APIError
+		if try >= signInRetries || !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+			return nil, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		backoff *= 2
 	}
-	return &out, nil
 }
 
 func (a *api) signUp(ctx context.Context, base, user, pass, char string) error {

@@ -4,6 +4,13 @@
 // idle, or all of them), prints a progress line per second on stderr and a
 // table at the end, and optionally writes every figure as JSON.
 //
+// With -spawn N it first starts a local cluster (localcluster: a
+// redis-server, a throwaway PostgreSQL and N `guildhall serve` replicas from
+// -binary, or from a binary it builds), runs against it, and stops
+// everything it started before exiting. -pprof also enables the replicas'
+// /debug/pprof/ endpoint (GUILDHALL_PPROF=1), and their base URLs are
+// printed so a profile can be taken while a scenario runs.
+//
 // It exits 1 on a setup error, and 2 when a run lost or duplicated a message
 // or saw two holders of one semaphore (a LOSS, DUPLICATE or VIOLATION line is
 // printed). Targets must be loopback unless -allow-remote is given.
@@ -13,17 +20,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/guildhall/guildhall/loadgen"
+	"github.com/guildhall/guildhall/localcluster"
+	"github.com/guildhall/guildhall/pgstore"
+	"github.com/guildhall/guildhall/store"
 )
 
 func main() {
@@ -60,6 +76,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Keepalive, "keepalive", d.Keepalive, "ping interval of idle bots")
 	pids := fs.String("server-pid", "", "idle: server PIDs (comma-separated) whose VmRSS to read; default /metrics")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "permit non-loopback targets (never needed locally)")
+	spawn := fs.Int("spawn", 0, "start a local cluster of N replicas (redis-server, PostgreSQL, guildhall serve) and run against it; -http is ignored")
+	binary := fs.String("binary", "", "with -spawn: the guildhall binary (default: go build ./cmd/guildhall)")
+	channels := fs.Int("channels", 1, "with -spawn: channels per replica")
+	pprofOn := fs.Bool("pprof", false, "with -spawn: enable /debug/pprof/ on the replicas (GUILDHALL_PPROF=1)")
+	keep := fs.String("spawn-dir", "", "with -spawn: directory for configs and replica logs (default: a temporary directory, removed at exit)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	verbose := fs.Bool("v", false, "debug logs on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -97,6 +118,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	raiseNoFile(cfg.Logger)
+	if *spawn < 0 || *spawn > 16 {
+		fmt.Fprintf(stderr, "ghload: -spawn %d outside [0, 16]\n", *spawn)
+		return 1
+	}
+	if *spawn > 0 {
+		cl, cleanup, err := startCluster(ctx, spawnOptions{
+			replicas: *spawn, channels: *channels, binary: *binary, dir: *keep, pprof: *pprofOn,
+		}, cfg.Logger, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "ghload: -spawn: %v\n", err)
+			return 1
+		}
+		defer cleanup()
+		cfg.HTTP, cfg.ServerPIDs = nil, nil
+		for i := 0; i < cl.Replicas(); i++ {
+			r := cl.Replica(i)
+			cfg.HTTP = append(cfg.HTTP, r.HTTPBase())
+			cfg.ServerPIDs = append(cfg.ServerPIDs, r.PID())
+			fmt.Fprintf(stderr, "ghload: replica %s pid %d %s log %s\n", r.ID(), r.PID(), r.HTTPBase(), r.LogPath())
+		}
+		if err := createAccounts(ctx, cl.DatabaseURL(), cfg.AccountsPrefix, cfg.Password, cfg.Sessions*cl.Replicas(), stderr); err != nil {
+			fmt.Fprintf(stderr, "ghload: -spawn: %v\n", err)
+			return 1
+		}
+	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if len(rep.Scenarios) > 0 {
 		if werr := rep.WriteTable(stdout); werr != nil {
@@ -121,4 +168,155 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 0
+}
+
+// spawnOptions are the -spawn flags.
+type spawnOptions struct {
+	replicas, channels int
+	binary, dir        string
+	pprof              bool
+}
+
+// startCluster builds the binary if needed and starts a local cluster. The
+// returned cleanup stops every process the cluster started and removes the
+// temporary directory (if it created one).
+func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr io.Writer) (*localcluster.Cluster, func(), error) {
+	dir := o.dir
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "ghload-spawn-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("temporary directory: %w", err)
+		}
+		dir = d
+		cleanups = append(cleanups, func() { _ = os.RemoveAll(d) })
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("spawn dir: %w", err)
+	}
+	bin := o.binary
+	if bin == "" {
+		fmt.Fprintln(stderr, "ghload: building ./cmd/guildhall")
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		b, err := localcluster.BuildBinary(bctx, dir)
+		cancel()
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		bin = b
+	} else if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs
+	}
+	if o.pprof {
+		// localcluster gives replicas a clean environment (no GUILDHALL_*),
+		// so a wrapper script sets the variable and execs the binary (same
+		// PID).
+		w := filepath.Join(dir, "guildhall-pprof.sh")
+		script := "#!/bin/sh\nGUILDHALL_PPROF=1 exec " + shellQuote(bin) + " \"$@\"\n"
+		if err := os.WriteFile(w, []byte(script), 0o755); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("pprof wrapper: %w", err)
+		}
+		bin = w
+	}
+	fmt.Fprintf(stderr, "ghload: starting %d replicas (redis-server, PostgreSQL) in %s\n", o.replicas, dir)
+	cl, err := localcluster.Start(ctx, localcluster.Options{
+		Replicas:           o.replicas,
+		ChannelsPerReplica: o.channels,
+		Binary:             bin,
+		Dir:                dir,
+		LogLevel:           "warn",
+		Logger:             log,
+	})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	cleanups = append(cleanups, func() {
+		fmt.Fprintln(stderr, "ghload: stopping the cluster")
+		if err := cl.Stop(); err != nil {
+			fmt.Fprintf(stderr, "ghload: stop cluster: %v\n", err)
+		}
+	})
+	return cl, cleanup, nil
+}
+
+// shellQuote quotes s for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// raiseNoFile raises the soft limit of open files to the hard limit: 10,000
+// sessions need 10,000 sockets on each side. Spawned replicas inherit it.
+func raiseNoFile(log *slog.Logger) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			log.Warn("cannot raise the open-file limit; run `ulimit -n 65536` first", "err", err)
+		}
+	}
+}
+
+// createAccounts creates the bot accounts 0..n-1 directly in the spawned
+// cluster's database, hashed at bcrypt.MinCost: the HTTP sign-up hashes at
+// bcrypt.DefaultCost, which would make every sign-in cost tens of
+// milliseconds of the two cores the measurement shares. Existing accounts
+// are kept.
+func createAccounts(ctx context.Context, dbURL, prefix, password string, n int, stderr io.Writer) error {
+	st, err := pgstore.Open(ctx, dbURL, pgstore.Options{MaxConns: 8, BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+	start := time.Now()
+	next := make(chan int)
+	errc := make(chan error, 8)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				_, _, err := st.CreateAccount(ctx, loadgen.AccountName(prefix, i), password, loadgen.CharacterName(prefix, i))
+				if err != nil && !errors.Is(err, store.ErrExists) {
+					errc <- fmt.Errorf("create account %d: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
+	var first error
+loop:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case first = <-errc:
+			break loop
+		case <-ctx.Done():
+			first = ctx.Err()
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		select {
+		case first = <-errc:
+		default:
+		}
+	}
+	if first != nil {
+		return first
+	}
+	fmt.Fprintf(stderr, "ghload: %d accounts created in %v\n", n, time.Since(start).Round(time.Millisecond))
+	return nil
 }
