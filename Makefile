@@ -6,15 +6,23 @@ FUZZTIME ?= 30s
 TESTTIMEOUT ?= 10m
 BIN      ?= bin
 
-.PHONY: run test fuzz bench build vet clean loadtest
+.PHONY: run test test-e2e fuzz bench build vet clean loadtest
 
-## run: one replica with two channels and the sign-in API, no setup needed
+REPLICAS ?= 2
+
+## run: a development cluster (REPLICAS replicas, two channels each, the sign-in API,
+## an in-process Redis and a throwaway PostgreSQL), no setup needed
 run:
-	$(GO) run ./cmd/guildhall dev
+	$(GO) run ./cmd/guildhall dev -replicas $(REPLICAS)
 
 ## test: every test with the race detector
 test:
 	$(GO) test -race -count=1 -timeout=$(TESTTIMEOUT) ./...
+
+## test-e2e: the end-to-end tests alone (also part of make test): one replica in-process,
+## and three `guildhall serve` processes on a real redis-server and PostgreSQL
+test-e2e:
+	$(GO) test -race -count=1 -timeout=$(TESTTIMEOUT) ./e2e/...
 
 ## fuzz: every fuzz target in the repository for FUZZTIME each
 fuzz:
