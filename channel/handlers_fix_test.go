@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"context"
 	"testing"
 
 	"github.com/guildhall/guildhall/wire"
@@ -120,5 +121,106 @@ func TestStageBackToDestroyedStage(t *testing.T) {
 	// The next Back goes on down the stack.
 	if in, ok := a.call(&wire.StageBack{}).(*wire.StageInfo); !ok || in.StageID != "town" {
 		t.Fatalf("back after the failed one: %v, want town", in)
+	}
+}
+
+// guildOf returns the guild the registry's presence record shows for charID.
+func guildOf(t *testing.T, h *harness, charID uint32) uint32 {
+	t.Helper()
+	s, err := h.reg.FindSession(context.Background(), charID)
+	if err != nil {
+		t.Fatalf("FindSession %d: %v", charID, err)
+	}
+	return s.GuildID
+}
+
+// Guild mail uses the sender's current guild from the store: a player
+// accepted (or kicked) by a leader on another channel while online can use
+// (or is refused) guild mail at once, and their presence catches up.
+func TestGuildMailUsesCurrentGuild(t *testing.T) {
+	h := newHarness(t)
+	a1 := h.start(t, 1, nil)
+	a2 := h.start(t, 2, nil)
+	lead := login(t, a1, h.store.addChar(1, "lead"))
+	app := login(t, a2, h.store.addChar(3, "applicant"))
+
+	gid := uint32(lead.mustOK(&wire.GuildCreate{Name: "Knights"}).ID)
+	app.mustOK(&wire.GuildApply{GuildID: gid})
+	lead.mustOK(&wire.GuildAccept{CharID: 3})
+	if ev := app.push(wire.TGuildEvent).(*wire.GuildEvent); ev.Event != wire.GuildJoined || ev.CharID != 3 {
+		t.Fatalf("joined event = %+v", ev)
+	}
+	if ok := app.mustOK(&wire.GuildMail{Subject: "hello", Body: "new here"}); ok.ID != 2 {
+		t.Fatalf("guild mail reached %d members, want 2", ok.ID)
+	}
+	if n := lead.push(wire.TMailNotify).(*wire.MailNotify); n.Subject != "hello" || n.FromID != 3 {
+		t.Fatalf("leader's notify = %+v", n)
+	}
+	if got := guildOf(t, h, 3); got != gid {
+		t.Fatalf("applicant's presence guild = %d, want %d", got, gid)
+	}
+
+	// A member who joined on their own session (so their session cached the
+	// guild) and is then kicked from another channel can no longer mail it.
+	inv := login(t, a2, h.store.addChar(2, "invitee"))
+	lead.mustOK(&wire.GuildInvite{CharID: 2})
+	if ev := inv.push(wire.TGuildEvent).(*wire.GuildEvent); ev.Event != wire.GuildInvited {
+		t.Fatalf("invite event = %+v", ev)
+	}
+	inv.mustOK(&wire.GuildAccept{GuildID: gid})
+	if got := guildOf(t, h, 2); got != gid {
+		t.Fatalf("invitee's presence guild = %d, want %d", got, gid)
+	}
+	lead.mustOK(&wire.GuildKick{CharID: 2})
+	if ev := inv.push(wire.TGuildEvent).(*wire.GuildEvent); ev.Event != wire.GuildKicked || ev.CharID != 2 {
+		t.Fatalf("kick event = %+v", ev)
+	}
+	inv.mustErr(&wire.GuildMail{Subject: "still here?"}, wire.CodeNotFound)
+	if got := guildOf(t, h, 2); got != 0 {
+		t.Fatalf("kicked player's presence guild = %d, want 0", got)
+	}
+	h.store.mu.Lock()
+	defer h.store.mu.Unlock()
+	for _, m := range h.store.mail {
+		if m.Subject == "still here?" {
+			t.Fatalf("a kicked player's guild mail was sent: %+v", m)
+		}
+	}
+}
+
+// Accept, leave and kick keep the cached guild and the presence record of
+// sessions on the acting channel current at once.
+func TestGuildChangesUpdateLocalPresence(t *testing.T) {
+	h := newHarness(t)
+	srv := h.start(t, 1, nil)
+	lead := login(t, srv, h.store.addChar(1, "lead"))
+	inv := login(t, srv, h.store.addChar(2, "invitee"))
+	app := login(t, srv, h.store.addChar(3, "applicant"))
+
+	gid := uint32(lead.mustOK(&wire.GuildCreate{Name: "Knights"}).ID)
+	if got := guildOf(t, h, 1); got != gid {
+		t.Fatalf("creator's presence guild = %d, want %d", got, gid)
+	}
+	lead.mustOK(&wire.GuildInvite{CharID: 2})
+	inv.mustOK(&wire.GuildAccept{GuildID: gid})
+	app.mustOK(&wire.GuildApply{GuildID: gid})
+	lead.mustOK(&wire.GuildAccept{CharID: 3})
+	for _, id := range []uint32{2, 3} {
+		if got := guildOf(t, h, id); got != gid {
+			t.Fatalf("member %d's presence guild = %d, want %d", id, got, gid)
+		}
+	}
+	lead.mustOK(&wire.GuildKick{CharID: 3})
+	if got := guildOf(t, h, 3); got != 0 {
+		t.Fatalf("kicked member's presence guild = %d, want 0", got)
+	}
+	inv.mustOK(&wire.GuildLeave{})
+	if got := guildOf(t, h, 2); got != 0 {
+		t.Fatalf("leaver's presence guild = %d, want 0", got)
+	}
+	// The leader leaving disbands the guild; nobody keeps it.
+	lead.mustOK(&wire.GuildLeave{})
+	if got := guildOf(t, h, 1); got != 0 {
+		t.Fatalf("leader's presence guild after disbanding = %d, want 0", got)
 	}
 }

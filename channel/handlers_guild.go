@@ -182,7 +182,7 @@ func (s *session) onGuildKick(reqID uint32, m *wire.GuildKick) {
 	defer cancel()
 	srv := s.srv
 	var before store.Guild
-	if gid := s.guild(); gid != 0 {
+	if gid, err := s.currentGuild(ctx); err == nil && gid != 0 {
 		before, _ = srv.store.Guild(ctx, gid)
 	}
 	gid, err := srv.store.KickFromGuild(ctx, s.charID, m.CharID)

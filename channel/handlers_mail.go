@@ -98,14 +98,21 @@ func (s *session) onMailDelete(reqID uint32, m *wire.MailDelete) {
 	s.ok(reqID, 0)
 }
 
+// onGuildMail mails every member of the sender's guild. The guild is read
+// from the store, not the session's cached one: membership may have
+// changed through another player's action on another channel.
 func (s *session) onGuildMail(reqID uint32, m *wire.GuildMail) {
-	gid := s.guild()
+	ctx, cancel := s.reqCtx()
+	defer cancel()
+	gid, err := s.currentGuild(ctx)
+	if err != nil {
+		s.failStore(reqID, "load character", err)
+		return
+	}
 	if gid == 0 {
 		s.replyErr(reqID, wire.CodeNotFound, "not in a guild")
 		return
 	}
-	ctx, cancel := s.reqCtx()
-	defer cancel()
 	sent, err := s.srv.store.SendGuildMail(ctx, gid, store.Mail{FromID: s.charID, FromName: s.name, Subject: m.Subject, Body: m.Body, SentAt: s.srv.now(), Guild: true})
 	if err != nil {
 		s.failStore(reqID, "send guild mail", err)
