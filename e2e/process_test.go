@@ -47,8 +47,8 @@ func startDev(t *testing.T) string {
 	return urls[0]
 }
 
-// goTool returns the go command: the one of the running toolchain when it
-// is there, else the first on PATH.
+// goTool returns the go command: the first on PATH, else the one the
+// Makefile expects at /usr/local/go/bin.
 func goTool(t *testing.T) string {
 	t.Helper()
 	if p, err := exec.LookPath("go"); err == nil {
