@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	"github.com/guildhall/guildhall/wire"
@@ -222,5 +223,82 @@ func TestGuildChangesUpdateLocalPresence(t *testing.T) {
 	lead.mustOK(&wire.GuildLeave{})
 	if got := guildOf(t, h, 1); got != 0 {
 		t.Fatalf("leader's presence guild after disbanding = %d, want 0", got)
+	}
+}
+
+// alternateChannel picks the least populated other channel that is live,
+// not draining and not full.
+func TestAlternateChannel(t *testing.T) {
+	h := newHarness(t)
+	ch1 := h.start(t, 1, nil)
+	ch2 := h.start(t, 2, nil)
+	ch3 := h.start(t, 3, func(c *Config, _ *Deps) { c.MaxPlayers = 1 })
+	ch4 := h.start(t, 4, nil)
+	ch5 := h.start(t, 5, nil)
+	login(t, ch3, h.store.addChar(31, "full"))
+	login(t, ch4, h.store.addChar(41, "four"))
+	login(t, ch5, h.store.addChar(51, "five-a"))
+	login(t, ch5, h.store.addChar(52, "five-b"))
+	ch2.Drain(context.Background(), "") // nobody there: returns at once, stays draining
+	ctx := context.Background()
+
+	// ch2 (empty) is draining and ch3 (1 player, lower ID than ch4) is full.
+	if alt, ok := ch1.alternateChannel(ctx); !ok || alt.ID != 4 || alt.Addr != ch4.Addr() {
+		t.Fatalf("from channel 1: %+v, %v; want channel 4 at %s", alt, ok, ch4.Addr())
+	}
+	if alt, ok := ch4.alternateChannel(ctx); !ok || alt.ID != 1 || alt.Addr != ch1.Addr() {
+		t.Fatalf("from channel 4: %+v, %v; want channel 1 at %s", alt, ok, ch1.Addr())
+	}
+	ch1.Drain(ctx, "") // nobody there: returns at once
+	if alt, ok := ch2.alternateChannel(ctx); !ok || alt.ID != 4 {
+		t.Fatalf("from channel 2 with channel 1 draining: %+v, %v; want channel 4", alt, ok)
+	}
+
+	lone := newHarness(t)
+	only := lone.start(t, 9, nil)
+	if alt, ok := only.alternateChannel(ctx); ok {
+		t.Fatalf("single channel: got %+v, want none", alt)
+	}
+}
+
+// refuseDraining answers CodeDraining with another channel to go to, or
+// with empty Channel and Addr when there is none, and closes.
+func TestRefuseDrainingRedirects(t *testing.T) {
+	refusal := func(t *testing.T, srv *Server) *wire.Error {
+		t.Helper()
+		srvConn, cliConn := net.Pipe()
+		t.Cleanup(func() { _ = cliConn.Close() })
+		sess := newSession(srv, srvConn)
+		if !srv.spawn(sess.writeLoop) {
+			t.Fatal("server refused to spawn the send goroutine")
+		}
+		sess.refuseDraining(7)
+		c := &tclient{t: t, conn: cliConn}
+		m, rid, err := c.read()
+		if err != nil {
+			t.Fatalf("read refusal: %v", err)
+		}
+		e, ok := m.(*wire.Error)
+		if !ok || rid != 7 || e.Code != wire.CodeDraining {
+			t.Fatalf("refusal = %T %v (request %d), want Error %s for request 7", m, m, rid, wire.CodeDraining)
+		}
+		if rest := c.closed(); len(rest) != 0 {
+			t.Fatalf("sent after the refusal: %v", rest)
+		}
+		return e
+	}
+
+	h := newHarness(t)
+	ch1 := h.start(t, 1, nil)
+	ch2 := h.start(t, 2, nil)
+	ch1.Drain(context.Background(), "")
+	e := refusal(t, ch1)
+	if e.Channel != 2 || e.Addr != ch2.Addr() || e.Message != "channel is draining; connect to channel 2 at "+ch2.Addr() {
+		t.Fatalf("refusal = %+v, want a redirect to channel 2 at %s", e, ch2.Addr())
+	}
+	ch2.Drain(context.Background(), "")
+	e = refusal(t, ch1)
+	if e.Channel != 0 || e.Addr != "" || e.Message != "channel is draining; try again later" {
+		t.Fatalf("refusal with nowhere to go = %+v, want no channel and no address", e)
 	}
 }

@@ -1,7 +1,9 @@
 package channel
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/wire"
@@ -69,4 +71,49 @@ func (s *session) onSearchPlayers(reqID uint32, m *wire.SearchPlayers) {
 		resp.Players = append(resp.Players, playerLoc(snap))
 	}
 	s.reply(reqID, resp)
+}
+
+// alternateChannel returns where a player refused by this channel should
+// reconnect: the least populated live channel of the cluster (lowest ID on
+// a tie) that is not this one, not draining, not full and has an address.
+// It reports false if there is none or the registry cannot say. It calls
+// the registry, so the caller must hold no lock of this package.
+func (srv *Server) alternateChannel(ctx context.Context) (registry.ChannelInfo, bool) {
+	chans, err := srv.reg.Channels(ctx)
+	if err != nil {
+		srv.met.add(mRegistryErrors, 1)
+		srv.log.Warn("no channel to redirect to: channel list failed", "err", err)
+		return registry.ChannelInfo{}, false
+	}
+	var best registry.ChannelInfo
+	found := false
+	for _, ch := range chans {
+		if ch.ID == srv.cfg.ID || ch.Draining || ch.Addr == "" || (ch.MaxPlayers > 0 && ch.Players >= ch.MaxPlayers) {
+			continue
+		}
+		if !found || ch.Players < best.Players || (ch.Players == best.Players && ch.ID < best.ID) {
+			best, found = ch, true
+		}
+	}
+	return best, found
+}
+
+// refuseDraining answers a Hello on a draining channel with CodeDraining,
+// naming in Error.Channel and Error.Addr another live channel to reconnect
+// to (both empty if there is none), and closes the connection. It calls
+// the registry: the caller must hold no lock of this package.
+func (s *session) refuseDraining(reqID uint32) {
+	srv := s.srv
+	ctx, cancel := context.WithTimeout(srv.baseCtx, requestTimeout)
+	alt, ok := srv.alternateChannel(ctx)
+	cancel()
+	e := &wire.Error{Code: wire.CodeDraining, Message: "channel is draining; try again later"}
+	if ok {
+		e.Channel, e.Addr = alt.ID, truncate(alt.Addr, wire.MaxShort)
+		e.Message = truncate(fmt.Sprintf("channel is draining; connect to channel %d at %s", alt.ID, alt.Addr), wire.MaxShort)
+	}
+	srv.met.add(mHandshakesRefused, 1)
+	s.log.Info("login refused", "char", s.charID, "code", e.Code.String(), "reason", e.Message, "redirect", e.Channel)
+	s.reply(reqID, e)
+	s.close("login refused: channel is draining", closeFlush)
 }
