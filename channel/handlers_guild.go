@@ -126,6 +126,8 @@ func (s *session) onGuildAccept(reqID uint32, m *wire.GuildAccept) {
 		}
 		gid, joiner = id, m.CharID
 	}
+	// The joiner's session here (if any) is current before the answer.
+	srv.refreshLocalGuild(ctx, joiner, gid)
 	s.ok(reqID, uint64(gid))
 	g, err := srv.store.Guild(ctx, gid)
 	if err != nil {
@@ -137,13 +139,13 @@ func (s *session) onGuildAccept(reqID uint32, m *wire.GuildAccept) {
 			name = mem.Name
 		}
 	}
-	srv.refreshLocalGuild(ctx, joiner, gid)
 	s.guildEvent(ctx, memberIDs(g, s.charID), wire.GuildEvent{GuildID: gid, GuildName: g.Name, Event: wire.GuildJoined, CharID: joiner, Name: name})
 }
 
-// refreshLocalGuild updates the cached guild of a character logged in on
-// this channel (sessions elsewhere refresh from the store when they next
-// use their guild).
+// refreshLocalGuild updates the cached guild (and presence record) of a
+// character logged in on this channel. Handlers call it before answering,
+// so an OK means the change is visible here. Sessions on other channels
+// refresh from the store when they next use their guild.
 func (srv *Server) refreshLocalGuild(ctx context.Context, charID, gid uint32) {
 	srv.mu.Lock()
 	sess := srv.byChar[charID]
@@ -167,13 +169,13 @@ func (s *session) onGuildLeave(reqID uint32) {
 		return
 	}
 	s.setGuild(ctx, 0)
-	s.ok(reqID, uint64(gid))
 	others := memberIDs(before, s.charID)
 	if disbanded {
 		for _, id := range others {
 			srv.refreshLocalGuild(ctx, id, 0)
 		}
 	}
+	s.ok(reqID, uint64(gid))
 	s.guildEvent(ctx, others, wire.GuildEvent{GuildID: gid, GuildName: before.Name, Event: wire.GuildLeft, CharID: s.charID, Name: s.name})
 }
 
@@ -190,6 +192,7 @@ func (s *session) onGuildKick(reqID uint32, m *wire.GuildKick) {
 		s.failStore(reqID, "kick from guild", err)
 		return
 	}
+	srv.refreshLocalGuild(ctx, m.CharID, 0)
 	s.ok(reqID, uint64(gid))
 	name := ""
 	for _, mem := range before.Members {
@@ -197,7 +200,6 @@ func (s *session) onGuildKick(reqID uint32, m *wire.GuildKick) {
 			name = mem.Name
 		}
 	}
-	srv.refreshLocalGuild(ctx, m.CharID, 0)
 	targets := memberIDs(before, s.charID)
 	if len(before.Members) == 0 {
 		targets = []uint32{m.CharID}
