@@ -42,6 +42,10 @@ type castPlan struct {
 	name  string
 	scope uint8
 	rate  float64 // total casts per second
+	// perSession, when set, replaces rate by perSession times the number of
+	// bots live after setup (bots refused at login or stage entry do not
+	// send, so the survivors must not send their share).
+	perSession float64
 	// setup runs after the bots connected (e.g. stages).
 	setup func(ctx context.Context, bots []*bot) error
 	// pick chooses a sender (and a target, or -1) among the worker's bots.
@@ -150,6 +154,10 @@ func (e *env) runCast(ctx context.Context, p castPlan) (ScenarioReport, error) {
 			live = append(live, i)
 		}
 	}
+	rate := p.rate
+	if p.perSession > 0 {
+		rate = p.perSession * float64(len(live))
+	}
 	workers := make([]*castWorker, min(cfg.Senders, len(live)))
 	for i := range workers {
 		workers[i] = &castWorker{id: i, all: live, streams: map[uint32]*stream{}, rng: newRand(uint64(i + 1))}
@@ -174,7 +182,7 @@ func (e *env) runCast(ctx context.Context, p castPlan) (ScenarioReport, error) {
 			defer senders.Done()
 			frames := map[bool][]byte{}
 			var pl Payload
-			pace(ctx, stop, p.rate/float64(len(workers)), start, &ctr.behind, func() {
+			pace(ctx, stop, rate/float64(len(workers)), start, &ctr.behind, func() {
 				sender, target := p.pick(w)
 				b := bots[sender]
 				f, ok := frames[target >= 0]
@@ -306,9 +314,9 @@ func (e *env) runTown(ctx context.Context) (ScenarioReport, error) {
 	var groups [][]int // bot indices per stage
 	groupOf := map[int]int{}
 	p := castPlan{
-		name:  ScenarioTown,
-		scope: wire.ScopeStage,
-		rate:  e.cfg.TownRate * float64(e.cfg.Sessions*len(e.replicas)),
+		name:       ScenarioTown,
+		scope:      wire.ScopeStage,
+		perSession: e.cfg.TownRate,
 		setup: func(ctx context.Context, bots []*bot) error {
 			var err error
 			groups, err = e.formStages(ctx, bots)

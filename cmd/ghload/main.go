@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/guildhall/guildhall/config"
 	"github.com/guildhall/guildhall/loadgen"
 	"github.com/guildhall/guildhall/localcluster"
 	"github.com/guildhall/guildhall/pgstore"
@@ -79,8 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	spawn := fs.Int("spawn", 0, "start a local cluster of N replicas (redis-server, PostgreSQL, guildhall serve) and run against it; -http is ignored")
 	binary := fs.String("binary", "", "with -spawn: the guildhall binary (default: go build ./cmd/guildhall)")
 	channels := fs.Int("channels", 1, "with -spawn: channels per replica")
+	maxPlayers := fs.Int("max-players", 0, "with -spawn: max_players of every channel (default: enough for -sessions, at least 100)")
 	pprofOn := fs.Bool("pprof", false, "with -spawn: enable /debug/pprof/ on the replicas (GUILDHALL_PPROF=1)")
 	keep := fs.String("spawn-dir", "", "with -spawn: directory for configs and replica logs (default: a temporary directory, removed at exit)")
+	cpuProfile := fs.String("cpuprofile", "", "write ghload's own CPU profile to this file (to see what the bots cost)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	verbose := fs.Bool("v", false, "debug logs on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -124,8 +129,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *spawn > 0 {
+		mp := *maxPlayers
+		if mp == 0 {
+			mp = max(100, (cfg.Sessions+*channels-1)/max(1, *channels)+10)
+		}
 		cl, cleanup, err := startCluster(ctx, spawnOptions{
-			replicas: *spawn, channels: *channels, binary: *binary, dir: *keep, pprof: *pprofOn,
+			replicas: *spawn, channels: *channels, binary: *binary, dir: *keep, pprof: *pprofOn, maxPlayers: mp,
 		}, cfg.Logger, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "ghload: -spawn: %v\n", err)
@@ -143,6 +152,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ghload: -spawn: %v\n", err)
 			return 1
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ghload: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "ghload: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if len(rep.Scenarios) > 0 {
@@ -175,6 +197,7 @@ type spawnOptions struct {
 	replicas, channels int
 	binary, dir        string
 	pprof              bool
+	maxPlayers         int
 }
 
 // startCluster builds the binary if needed and starts a local cluster. The
@@ -243,7 +266,51 @@ func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr 
 			fmt.Fprintf(stderr, "ghload: stop cluster: %v\n", err)
 		}
 	})
+	if o.maxPlayers != config.DefaultMaxPlayers {
+		// localcluster writes channels with the default capacity (100): set
+		// max_players in each replica's file and restart it (no session is
+		// connected yet).
+		for i := 0; i < cl.Replicas(); i++ {
+			if err := setMaxPlayers(ctx, cl.Replica(i), o.maxPlayers); err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+		}
+		fmt.Fprintf(stderr, "ghload: channels restarted with max_players %d\n", o.maxPlayers)
+	}
 	return cl, cleanup, nil
+}
+
+// setMaxPlayers stops r, rewrites max_players of its channels in its
+// configuration file, and starts it again.
+func setMaxPlayers(ctx context.Context, r *localcluster.Replica, n int) error {
+	if err := r.Term(); err != nil {
+		return fmt.Errorf("stop %s: %w", r.ID(), err)
+	}
+	data, err := os.ReadFile(r.ConfigPath())
+	if err != nil {
+		return fmt.Errorf("read %s config: %w", r.ID(), err)
+	}
+	var c config.Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return fmt.Errorf("decode %s config: %w", r.ID(), err)
+	}
+	for i := range c.Channels {
+		c.Channels[i].MaxPlayers = n
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%s config with max_players %d: %w", r.ID(), n, err)
+	}
+	if data, err = json.MarshalIndent(&c, "", "  "); err != nil {
+		return fmt.Errorf("encode %s config: %w", r.ID(), err)
+	}
+	if err := os.WriteFile(r.ConfigPath(), data, 0o600); err != nil {
+		return fmt.Errorf("write %s config: %w", r.ID(), err)
+	}
+	if err := r.Start(ctx); err != nil {
+		return fmt.Errorf("restart %s: %w", r.ID(), err)
+	}
+	return nil
 }
 
 // shellQuote quotes s for /bin/sh.
