@@ -167,9 +167,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized, MsgBadCredentials)
 		return
 	}
+	// Each store call gets its own Timeout: the password hash comparison
+	// in Authenticate is slow on purpose and must not eat the budget of the
+	// calls after it (under load that turned good sign-ins into 503s).
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
-	defer cancel()
 	acc, chars, err := h.cfg.Store.Authenticate(ctx, req.Username, req.Password)
+	cancel()
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrBadPassword):
@@ -185,11 +188,15 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := chars[0]
+	ctx, cancel = context.WithTimeout(r.Context(), h.cfg.Timeout)
 	token, expires, err := h.cfg.Store.CreateSignSession(ctx, acc.ID, ch.ID, h.cfg.ReplicaID, h.cfg.TokenTTL)
+	cancel()
 	if err != nil {
 		h.storeFailure(w, "create sign session", err)
 		return
 	}
+	ctx, cancel = context.WithTimeout(r.Context(), h.cfg.Timeout)
+	defer cancel()
 	list, err := h.liveChannels(ctx)
 	if err != nil {
 		h.log.Error("sign-in: listing channels", "err", err)

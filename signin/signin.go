@@ -89,7 +89,8 @@ type Config struct {
 	Metrics http.Handler
 	// Logger receives request failures; nil means slog.Default().
 	Logger *slog.Logger
-	// Timeout bounds each store call; 0 means 5 seconds.
+	// Timeout bounds each store call (and the channel listing) on its own;
+	// 0 means 10 seconds.
 	Timeout time.Duration
 }
 
@@ -113,7 +114,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("signin: Config.TokenTTL %s is not positive", cfg.TokenTTL)
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = 10 * time.Second
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if h.log == nil {

@@ -392,3 +392,41 @@ func FuzzDecodeRequest(f *testing.F) {
 		_ = DecodeJSON(bytes.NewReader(data), &si)
 	})
 }
+
+// slowAuthStore's Authenticate uses up its whole deadline, as a bcrypt
+// comparison on a loaded machine may; CreateSignSession then fails if its
+// context has already ended.
+type slowAuthStore struct{ *fakeStore }
+
+func (s slowAuthStore) Authenticate(ctx context.Context, username, password string) (store.Account, []store.Character, error) {
+	<-ctx.Done() // Timeout is short in the test: this returns once it passed
+	return s.fakeStore.Authenticate(context.Background(), username, password)
+}
+
+func (s slowAuthStore) CreateSignSession(ctx context.Context, accountID int64, charID uint32, replicaID string, ttl time.Duration) (string, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return "", time.Time{}, fmt.Errorf("fake: %w", err)
+	}
+	return s.fakeStore.CreateSignSession(ctx, accountID, charID, replicaID, ttl)
+}
+
+// TestSignInTimeoutPerStoreCall: a slow password check does not leave the
+// calls after it without time (each store call has its own Timeout).
+func TestSignInTimeoutPerStoreCall(t *testing.T) {
+	st := slowAuthStore{newFakeStore()}
+	_, _, err := st.CreateAccount(context.Background(), "alice_1", "correct horse", "Alice")
+	require.NoError(t, err)
+	h, err := NewHandler(Config{
+		Store: st, Channels: fakeChannels{infos: []registry.ChannelInfo{{ID: 1, Name: "One", ReplicaID: "rA", Addr: "127.0.0.1:1"}}},
+		ReplicaID: "rA", TokenTTL: time.Minute, Timeout: 20 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e := &env{srv: srv, store: st.fakeStore}
+	code, b := e.do(t, "POST", "/v1/signin", `{"username":"alice_1","password":"correct horse"}`)
+	require.Equal(t, http.StatusOK, code, string(b))
+	var si SignInResponse
+	require.NoError(t, json.Unmarshal(b, &si))
+	require.NotEmpty(t, si.Token)
+}
