@@ -1,6 +1,9 @@
 package redisreg
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // keys builds key and channel names. Every name starts with the prefix.
 //
@@ -26,5 +29,30 @@ func (k keys) lease(id string) string        { return k.p + ":lease:" + id }
 func (k keys) replicas() string              { return k.p + ":replicas" }
 func (k keys) replicaChans(id string) string { return k.p + ":rchans:" + id }
 func (k keys) sweepLock(id string) string    { return k.p + ":sweep:" + id }
-func (k keys) sema(name string) string       { return k.p + ":sema:{" + name + "}" }
-func (k keys) fence(name string) string      { return k.p + ":fence:{" + name + "}" }
+func (k keys) sema(name string) string       { return k.p + ":sema:{" + hashTag(name) + "}" }
+func (k keys) fence(name string) string      { return k.p + ":fence:{" + hashTag(name) + "}" }
+
+// hashTag escapes name for use inside a Redis Cluster hash tag: a '{' or
+// '}' in the name would end or empty the tag (a name starting with '}'
+// makes the tag empty, so the whole key is hashed and the lock and fence
+// keys land in different slots). '%', '{' and '}' are percent-escaped, so
+// distinct names keep distinct keys; other names are unchanged.
+func hashTag(name string) string {
+	if !strings.ContainsAny(name, "%{}") {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '%':
+			b.WriteString("%25")
+		case '{':
+			b.WriteString("%7B")
+		case '}':
+			b.WriteString("%7D")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -254,7 +254,7 @@ func (r *Registry) kickRemote(ctx context.Context, prev registry.SessionSnapshot
 	r.mu.Lock()
 	r.nextReq++
 	id := r.nextReq
-	r.kicks[id] = reply
+	r.kicks[id] = pendingKick{reply: reply, replica: prev.ReplicaID, char: prev.CharID}
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -280,6 +280,14 @@ func (r *Registry) kickRemote(ctx context.Context, prev registry.SessionSnapshot
 	case <-r.life.Done():
 		return false, fmt.Errorf("kick of character %d: %w", prev.CharID, registry.ErrClosed)
 	}
+}
+
+// pendingKick is a kick awaiting its confirmation: only an ack from the
+// kicked replica for the kicked character is delivered to reply.
+type pendingKick struct {
+	reply   chan envelope // buffered 1; only the genuine ack is ever sent
+	replica string
+	char    uint32
 }
 
 // handleKick runs on the kicked replica: disconnect, then confirm.
@@ -358,16 +366,32 @@ func (r *Registry) handle(m *redis.Message) {
 		}()
 	case kindKickAck:
 		r.mu.Lock()
-		reply := r.kicks[v.ReqID]
+		p, ok := r.kicks[v.ReqID]
 		r.mu.Unlock()
-		if reply != nil {
-			select {
-			case reply <- v:
-			default:
-			}
+		if !ok {
+			return // the kicker stopped waiting
+		}
+		// Only the kicked replica's confirmation for this character counts:
+		// a late ack addressed to an earlier process with the same replica
+		// ID (request IDs are per process) must not confirm a kick whose
+		// logout save has not happened, nor take the genuine ack's slot.
+		if v.Origin != p.replica || v.char() != p.char {
+			r.log.Warn("ignoring kick confirmation from the wrong replica or character",
+				"req", v.ReqID, "from", v.Origin, "char", v.char(), "want_from", p.replica, "want_char", p.char)
+			return
+		}
+		select {
+		case p.reply <- v:
+		default: // a duplicate
 		}
 	case kindLeave:
-		r.sessionsLost(v.Dead, v.Sessions)
+		// OnSessionsLost is application code and may be slow: never run it
+		// on the receive loop, which must keep delivering casts and acks.
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.sessionsLost(v.Dead, v.Sessions)
+		}()
 	}
 }
 

@@ -127,17 +127,29 @@ func (r *Registry) unpublishChannel(ctx context.Context, id uint16) error {
 		}
 	}
 	r.mu.Unlock()
-	octx, cancel := context.WithTimeout(ctx, 2*r.o.OpTimeout)
+	// The channel's shared keys (indexes, info, set membership) belong to
+	// whichever replica holds its claim: if another one took the channel
+	// over, they are its and stay.
+	octx, cancel := r.opCtx(ctx)
+	holder, err := r.c.Get(octx, r.k.claim(id)).Result()
+	cancel()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return r.fail(ctx, err, "unpublish channel: read claim")
+	}
+	ours := errors.Is(err, redis.Nil) || holder == r.o.ReplicaID
+	octx, cancel = context.WithTimeout(ctx, 2*r.o.OpTimeout)
 	defer cancel()
-	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+	_, err = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
 		for _, s := range mine {
 			r.casdel.Eval(octx, p, []string{r.k.presence(s.CharID)}, encodeSession(s))
 		}
-		p.Del(octx, r.k.chsess(id))
-		p.Del(octx, r.k.chstages(id))
-		p.Del(octx, r.k.chinfo(id))
-		r.casdel.Eval(octx, p, []string{r.k.claim(id)}, r.o.ReplicaID)
-		p.SRem(octx, r.k.channels(), id)
+		if ours {
+			p.Del(octx, r.k.chsess(id))
+			p.Del(octx, r.k.chstages(id))
+			p.Del(octx, r.k.chinfo(id))
+			r.casdel.Eval(octx, p, []string{r.k.claim(id)}, r.o.ReplicaID)
+			p.SRem(octx, r.k.channels(), id)
+		}
 		p.SRem(octx, r.k.replicaChans(r.o.ReplicaID), id)
 		return nil
 	})

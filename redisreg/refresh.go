@@ -57,27 +57,43 @@ func (r *Registry) Refresh(ctx context.Context) error {
 		chans[i].info = info
 	}
 
-	octx, cancel := context.WithTimeout(ctx, 4*r.o.OpTimeout)
-	defer cancel()
+	// Every round trip gets its own OpTimeout: one budget shared by all
+	// batches would fail (and mark Redis down) once a replica hosts enough
+	// sessions, however healthy Redis is.
 	claims := make(map[uint16]*redis.Cmd, len(chans))
-	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+	err := r.pipelined(ctx, func(octx context.Context, p redis.Pipeliner) {
 		p.Set(octx, r.k.lease(r.o.ReplicaID), strconv.FormatInt(time.Now().UnixMilli(), 10), r.o.LeaseTTL)
 		p.SAdd(octx, r.k.replicas(), r.o.ReplicaID)
 		for _, cs := range chans {
 			claims[cs.info.ID] = r.claim.Eval(octx, p, []string{r.k.claim(cs.info.ID)}, r.o.ReplicaID, r.o.LeaseTTL.Milliseconds())
-			r.writeChannelInfo(octx, p, cs.info)
 		}
-		return nil
 	})
 	if err != nil {
 		return r.fail(ctx, err, "refresh lease")
 	}
-	for id, cmd := range claims {
-		if h, _ := cmd.Text(); h != r.o.ReplicaID {
-			r.log.Error("channel claimed by another replica", "channel", id, "holder", h)
+	// A channel whose claim another replica holds now (after this replica
+	// was swept as dead, or lost it with Redis's data) is that replica's:
+	// writing its info or indexes would overwrite the owner's.
+	held := chans[:0]
+	for _, cs := range chans {
+		if h, _ := claims[cs.info.ID].Text(); h != r.o.ReplicaID {
+			r.log.Error("channel claimed by another replica; not publishing it", "channel", cs.info.ID, "holder", h)
+			continue
+		}
+		held = append(held, cs)
+	}
+	if len(held) > 0 {
+		err = r.pipelined(ctx, func(octx context.Context, p redis.Pipeliner) {
+			for _, cs := range held {
+				r.writeChannelInfo(octx, p, cs.info)
+			}
+		})
+		if err != nil {
+			return r.fail(ctx, err, "refresh channel infos")
 		}
 	}
-	for _, cs := range chans {
+	for _, cs := range held {
+		octx, cancel := r.opCtx(ctx)
 		_, err := r.c.TxPipelined(octx, func(p redis.Pipeliner) error {
 			for _, k := range []struct {
 				key    string
@@ -91,17 +107,17 @@ func (r *Registry) Refresh(ctx context.Context) error {
 			}
 			return nil
 		})
+		cancel()
 		if err != nil {
 			return r.fail(ctx, err, "refresh channel indexes")
 		}
 	}
 	batch := make([]uint32, 0, refreshBatch)
 	flush := func() error {
-		_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+		err := r.pipelined(ctx, func(octx context.Context, p redis.Pipeliner) {
 			for _, c := range batch {
 				p.Set(octx, r.k.presence(c), presence[c], r.o.PresenceTTL)
 			}
-			return nil
 		})
 		batch = batch[:0]
 		return err
@@ -120,6 +136,17 @@ func (r *Registry) Refresh(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pipelined runs one pipeline bounded by its own OpTimeout.
+func (r *Registry) pipelined(ctx context.Context, fill func(octx context.Context, p redis.Pipeliner)) error {
+	octx, cancel := r.opCtx(ctx)
+	defer cancel()
+	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+		fill(octx, p)
+		return nil
+	})
+	return err
 }
 
 // refreshLoop refreshes presence every RefreshInterval (and at once when

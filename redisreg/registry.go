@@ -38,7 +38,9 @@ package redisreg
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,7 +93,7 @@ type Registry struct {
 	channels map[uint16]*localChannel
 	sessions map[uint32]registry.SessionSnapshot // sessions on this replica
 	sems     map[string]*heldSem
-	kicks    map[uint64]chan envelope // pending kick acks by request ID
+	kicks    map[uint64]pendingKick // pending kick acks by request ID
 	nextReq  uint64
 }
 
@@ -113,9 +115,16 @@ func New(client redis.UniversalClient, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Kick request IDs start at a random point so that a restarted process
+	// with the same replica ID does not reuse its predecessor's IDs.
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("redisreg: seed request IDs: %w", err)
+	}
 	life, cancel := context.WithCancel(context.Background())
 	return &Registry{
-		c: client, o: o, k: keys{o.Prefix},
+		nextReq: binary.BigEndian.Uint64(seed[:]) >> 1,
+		c:       client, o: o, k: keys{o.Prefix},
 		log:      o.Logger.With("component", "redisreg", "replica", o.ReplicaID),
 		m:        o.Metrics,
 		locker:   redislock.New(client),
@@ -128,7 +137,7 @@ func New(client redis.UniversalClient, opts Options) (*Registry, error) {
 		channels: make(map[uint16]*localChannel),
 		sessions: make(map[uint32]registry.SessionSnapshot),
 		sems:     make(map[string]*heldSem),
-		kicks:    make(map[uint64]chan envelope),
+		kicks:    make(map[uint64]pendingKick),
 	}, nil
 }
 

@@ -60,6 +60,27 @@ func (r *Registry) Sweep(ctx context.Context) ([]string, error) {
 		if !ok {
 			continue // another replica sweeps it
 		}
+		// Check again under the sweep lock: the replica may have refreshed
+		// its lease since the check above (a pause, not a crash), or another
+		// sweeper may have finished with it and let its lock expire.
+		var lease *redis.IntCmd
+		var member *redis.BoolCmd
+		_, err = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+			lease = p.Exists(octx, r.k.lease(m))
+			member = p.SIsMember(octx, r.k.replicas(), m)
+			return nil
+		})
+		if err != nil {
+			return swept, r.fail(ctx, err, "sweep: recheck lease")
+		}
+		if lease.Val() != 0 {
+			// Alive: drop our sweep lock so a later sweep is not held off.
+			r.casdel.Run(octx, r.c, []string{r.k.sweepLock(m)}, r.o.ReplicaID)
+			continue
+		}
+		if !member.Val() {
+			continue // already swept
+		}
 		if err := r.sweepReplica(ctx, m); err != nil {
 			return swept, err
 		}

@@ -34,8 +34,10 @@ const kickReason = "logged in elsewhere"
 // methods, e.g. SessionOffline from inside Disconnect.
 //
 // Semaphore holders are identified by CharID, ReplicaID and ChannelID
-// (Holder.Addr is informational). Fencing tokens start at 1 and increase by
-// one on every grant of a name, for the life of the Local.
+// (Holder.Addr is informational). Fencing tokens come from one counter of
+// the Local: every grant, whatever the name, gets a token greater than every
+// token issued before it, so the Local keeps no state per name once a
+// semaphore is released.
 //
 // After Close, methods that return an error fail with ErrClosed and the
 // others do nothing. All methods are safe for concurrent use.
@@ -49,7 +51,7 @@ type Local struct {
 	presence map[uint32]SessionSnapshot
 	stages   map[string]map[uint16]StageSnapshot // stage ID -> channel -> stage (IDs are unique per channel only)
 	sems     map[string]SemaphoreLease
-	tokens   map[string]uint64 // last token issued per semaphore name; never reset
+	token    uint64 // last fencing token issued, for any name; never reset
 }
 
 var _ ChannelRegistry = (*Local)(nil)
@@ -67,7 +69,6 @@ func NewLocal(replicaID string, log *slog.Logger) *Local {
 		presence:  make(map[uint32]SessionSnapshot),
 		stages:    make(map[string]map[uint16]StageSnapshot),
 		sems:      make(map[string]SemaphoreLease),
-		tokens:    make(map[string]uint64),
 	}
 }
 
@@ -547,8 +548,8 @@ func (l *Local) AcquireSemaphore(ctx context.Context, name string, h Holder) (Se
 		}
 		return SemaphoreLease{}, &SemaphoreHeldError{Name: name, Holder: lease.Holder}
 	}
-	l.tokens[name]++
-	lease := SemaphoreLease{Name: name, Token: l.tokens[name], Holder: h}
+	l.token++
+	lease := SemaphoreLease{Name: name, Token: l.token, Holder: h}
 	l.sems[name] = lease
 	return lease, nil
 }
