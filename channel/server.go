@@ -59,6 +59,10 @@ type Server struct {
 	done     chan struct{} // closed once when shutdown begins
 	doneOnce sync.Once
 
+	// wbufs holds the send goroutines' write buffers (*[]byte of cap
+	// writeChunk) between batches, so an idle session holds none.
+	wbufs sync.Pool
+
 	goMu    sync.Mutex // guards goStop and the WaitGroup's Add against Wait
 	goStop  bool
 	wg      sync.WaitGroup

@@ -76,14 +76,42 @@ func (s *SeqSet) CountRange(lo, hi uint64) int {
 // and how many arrivals were duplicates. Only the bot's reader goroutine
 // writes an Inbox; it is read after that goroutine has ended.
 type Inbox struct {
+	dense      []*SeqSet // streams below denseStreams, by ID
 	streams    map[uint32]*SeqSet
 	Duplicates int64 // arrivals of a (stream, seq) already received
 	Echoes     int64 // own messages delivered back to the sender
 	Foreign    int64 // casts whose payload is not a load generator payload
 }
 
+// denseStreams: stream IDs below it are found by index (no map lookup on
+// the per-delivery path); larger IDs use the map.
+const denseStreams = 1 << 16
+
 // Mark records the arrival of (stream, seq) and reports whether it is a duplicate.
 func (in *Inbox) Mark(stream uint32, seq uint64) (dup bool) {
+	s := in.set(stream)
+	if s.Add(seq) {
+		in.Duplicates++
+		return true
+	}
+	return false
+}
+
+// set returns the SeqSet of stream, creating it.
+func (in *Inbox) set(stream uint32) *SeqSet {
+	if stream < denseStreams {
+		if int(stream) >= len(in.dense) {
+			n := make([]*SeqSet, max(int(stream)+1, 2*len(in.dense)))
+			copy(n, in.dense)
+			in.dense = n
+		}
+		s := in.dense[stream]
+		if s == nil {
+			s = &SeqSet{}
+			in.dense[stream] = s
+		}
+		return s
+	}
 	if in.streams == nil {
 		in.streams = make(map[uint32]*SeqSet)
 	}
@@ -92,16 +120,23 @@ func (in *Inbox) Mark(stream uint32, seq uint64) (dup bool) {
 		s = &SeqSet{}
 		in.streams[stream] = s
 	}
-	if s.Add(seq) {
-		in.Duplicates++
-		return true
+	return s
+}
+
+// lookup returns the SeqSet of stream, or nil if nothing arrived on it.
+func (in *Inbox) lookup(stream uint32) *SeqSet {
+	if stream < denseStreams {
+		if int(stream) < len(in.dense) {
+			return in.dense[stream]
+		}
+		return nil
 	}
-	return false
+	return in.streams[stream]
 }
 
 // Has reports whether (stream, seq) arrived.
 func (in *Inbox) Has(stream uint32, seq uint64) bool {
-	return in.streams[stream].Has(seq)
+	return in.lookup(stream).Has(seq)
 }
 
 // Expect says that the bot Receiver should have received every sequence
@@ -140,7 +175,7 @@ func Audit(inboxes []*Inbox, expects []Expect) Tally {
 		}
 		var set *SeqSet
 		if e.Receiver >= 0 && e.Receiver < len(inboxes) && inboxes[e.Receiver] != nil {
-			set = inboxes[e.Receiver].streams[e.Stream]
+			set = inboxes[e.Receiver].lookup(e.Stream)
 		}
 		if e.Skip == nil {
 			n := int64(e.Hi - e.Lo)

@@ -112,3 +112,35 @@ func TestPayloadRoundTrip(t *testing.T) {
 		t.Fatal("a short payload parsed")
 	}
 }
+
+// Streams below and above denseStreams (slice and map paths) are kept apart
+// and audited alike.
+func TestInboxDenseAndSparseStreams(t *testing.T) {
+	var in Inbox
+	ids := []uint32{0, 7, denseStreams - 1, denseStreams, 1 << 30}
+	for _, id := range ids {
+		for seq := uint64(0); seq < 10; seq++ {
+			if in.Mark(id, seq) {
+				t.Fatalf("stream %d seq %d: first arrival reported as duplicate", id, seq)
+			}
+		}
+		if !in.Mark(id, 4) {
+			t.Fatalf("stream %d: repeated seq 4 not reported as duplicate", id)
+		}
+	}
+	if in.Duplicates != int64(len(ids)) {
+		t.Fatalf("Duplicates = %d, want %d", in.Duplicates, len(ids))
+	}
+	if in.Has(8, 0) || in.Has(denseStreams+1, 0) || in.Has(7, 10) {
+		t.Fatal("Has reports arrivals that never happened")
+	}
+	var ex []Expect
+	for _, id := range ids {
+		ex = append(ex, Expect{Receiver: 0, Stream: id, Lo: 0, Hi: 12})
+	}
+	got := Audit([]*Inbox{&in}, ex)
+	want := Tally{Expected: 12 * 5, Delivered: 10 * 5, Lost: 2 * 5, Duplicated: 5}
+	if got != want {
+		t.Fatalf("Audit = %+v, want %+v", got, want)
+	}
+}
