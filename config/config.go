@@ -54,6 +54,7 @@ const (
 	DefaultSaveTimeout      = 10 * time.Second
 	DefaultKickTimeout      = 10 * time.Second
 	DefaultTokenTTL         = 10 * time.Minute
+	DefaultDrainTimeout     = 15 * time.Second
 	DefaultMaxPlayers       = 100
 	DefaultLogLevel         = "info"
 	DefaultLogFormat        = "text"
@@ -123,6 +124,10 @@ type SessionConfig struct {
 	SaveTimeout      Duration `json:"save_timeout"`
 	KickTimeout      Duration `json:"kick_timeout"`
 	TokenTTL         Duration `json:"token_ttl"`
+	// DrainTimeout is how long a stopping replica waits for its players to
+	// leave after telling them, before it closes (and saves) the remaining
+	// sessions.
+	DrainTimeout Duration `json:"drain_timeout"`
 }
 
 // ChannelConfig is one channel this replica may run. IDs are explicit and
@@ -183,6 +188,7 @@ func Default() *Config {
 			SaveTimeout:      Duration(DefaultSaveTimeout),
 			KickTimeout:      Duration(DefaultKickTimeout),
 			TokenTTL:         Duration(DefaultTokenTTL),
+			DrainTimeout:     Duration(DefaultDrainTimeout),
 		},
 		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

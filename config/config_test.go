@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,7 +18,8 @@ const validJSON = `{
   "database": {"url": "postgres://u:p@127.0.0.1:5432/gh", "max_conns": 20},
   "redis": {"url": "redis://127.0.0.1:6379/0", "prefix": "prod", "presence_ttl": "20s", "lease_ttl": "10s", "lock_ttl": "25s"},
   "session": {"idle_timeout": "45s", "handshake_timeout": "5s", "send_queue": 512,
-              "write_timeout": "3s", "save_timeout": "4s", "kick_timeout": "6s", "token_ttl": "2m"},
+              "write_timeout": "3s", "save_timeout": "4s", "kick_timeout": "6s", "token_ttl": "2m",
+              "drain_timeout": "7s"},
   "channels": [
     {"id": 1, "name": "Newbie", "port": 54001, "max_players": 50, "town_stages": ["town", "market"]},
     {"id": 7, "port": 54007, "enabled": false},
@@ -52,6 +54,7 @@ func TestLoadFullFile(t *testing.T) {
 	require.Equal(t, 45*time.Second, cfg.Session.IdleTimeout.D())
 	require.Equal(t, 512, cfg.Session.SendQueue)
 	require.Equal(t, 2*time.Minute, cfg.Session.TokenTTL.D())
+	require.Equal(t, 7*time.Second, cfg.Session.DrainTimeout.D())
 	require.Equal(t, "json", cfg.Log.Format)
 	require.Len(t, cfg.Channels, 3)
 	require.Equal(t, []string{"town", "market"}, cfg.Channels[0].TownStages)
@@ -146,6 +149,14 @@ func TestValidateNamesField(t *testing.T) {
 		{"presence ttl", func(c *Config) { c.Redis.PresenceTTL = 0 }, "redis.presence_ttl"},
 		{"idle", func(c *Config) { c.Session.IdleTimeout = -1 }, "session.idle_timeout"},
 		{"token ttl", func(c *Config) { c.Session.TokenTTL = Duration(48 * time.Hour) }, "session.token_ttl"},
+		{"handshake", func(c *Config) { c.Session.HandshakeTimeout = 0 }, "session.handshake_timeout"},
+		{"write", func(c *Config) { c.Session.WriteTimeout = 0 }, "session.write_timeout"},
+		{"save", func(c *Config) { c.Session.SaveTimeout = 0 }, "session.save_timeout"},
+		{"kick", func(c *Config) { c.Session.KickTimeout = 0 }, "session.kick_timeout"},
+		{"drain", func(c *Config) { c.Session.DrainTimeout = 0 }, "session.drain_timeout"},
+		{"lease ttl", func(c *Config) { c.Redis.LeaseTTL = 0 }, "redis.lease_ttl"},
+		{"lock ttl", func(c *Config) { c.Redis.LockTTL = Duration(25 * time.Hour) }, "redis.lock_ttl"},
+		{"bind host", func(c *Config) { c.Replica.BindHost = "a b" }, "replica.bind_host"},
 		{"send queue", func(c *Config) { c.Session.SendQueue = 0 }, "session.send_queue"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
@@ -241,6 +252,53 @@ func TestExampleFileLoads(t *testing.T) {
 	cfg, err := Load("../config.example.json", mapEnv(map[string]string{EnvDatabaseURL: "postgres://127.0.0.1/x"}))
 	require.NoError(t, err)
 	require.NotEmpty(t, cfg.EnabledChannels())
+}
+
+// TestExampleFileShowsEveryField: config.example.json names every field of
+// Config (each channel field on at least one channel), so operators see them
+// all.
+func TestExampleFileShowsEveryField(t *testing.T) {
+	data, err := os.ReadFile("../config.example.json")
+	require.NoError(t, err)
+	var example any
+	require.NoError(t, json.Unmarshal(data, &example))
+
+	full := Default()
+	full.Redis.Addrs = []string{}
+	on := true
+	full.Channels = []ChannelConfig{{TownStages: []string{}, Enabled: &on}}
+	b, err := json.Marshal(full)
+	require.NoError(t, err)
+	var all any
+	require.NoError(t, json.Unmarshal(b, &all))
+
+	require.Equal(t, jsonPaths("", all), jsonPaths("", example))
+}
+
+// jsonPaths lists the object keys of v as dotted paths; array elements
+// contribute their keys under "name[]".
+func jsonPaths(prefix string, v any) map[string]bool {
+	out := map[string]bool{}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out[p] = true
+			for q := range jsonPaths(p, e) {
+				out[q] = true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			for q := range jsonPaths(prefix+"[]", e) {
+				out[q] = true
+			}
+		}
+	}
+	return out
 }
 
 func TestDurationJSONRoundTrip(t *testing.T) {

@@ -71,6 +71,7 @@ func (c *Config) validate() error {
 		{"session.save_timeout", s.SaveTimeout},
 		{"session.kick_timeout", s.KickTimeout},
 		{"session.token_ttl", s.TokenTTL},
+		{"session.drain_timeout", s.DrainTimeout},
 	} {
 		if err := field(d.name, checkDuration(d.v)); err != nil {
 			return err
