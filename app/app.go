@@ -5,7 +5,7 @@
 // Start order is store (open, migrate), registry, HTTP (sign-in, health,
 // metrics), channels (listen, register, claim servers rows); stop runs in
 // reverse, so /readyz keeps answering "draining" while the channels drain:
-// channels drain (bounded by DrainTimeout) and shut down, their servers rows
+// channels drain (bounded by session.drain_timeout) and shut down, their servers rows
 // are removed, then the HTTP server, the registry and the store close.
 //
 // The package holds no mutable state: two apps with different
@@ -29,12 +29,13 @@ const (
 	// StartTimeout bounds all OnStart hooks (database connect and
 	// migrations included).
 	StartTimeout = 60 * time.Second
-	// DrainTimeout bounds the passive drain of the channels on stop: players
-	// are told and have this long to leave before sessions are closed.
-	DrainTimeout = 15 * time.Second
-	// StopTimeout bounds all OnStop hooks (drain, forced close with logout
-	// saves, row removal, HTTP shutdown).
-	StopTimeout = 60 * time.Second
+	// StopMargin is the time StopTimeoutFor allows after the passive drain
+	// (session.drain_timeout) for the forced close with logout saves, row
+	// removal and HTTP shutdown.
+	StopMargin = 45 * time.Second
+	// StopTimeout bounds all OnStop hooks of a replica with the default
+	// session.drain_timeout; see StopTimeoutFor.
+	StopTimeout = config.DefaultDrainTimeout + StopMargin
 	// PopulationInterval is how often channel populations are written to
 	// the servers table.
 	PopulationInterval = 5 * time.Second
@@ -83,7 +84,7 @@ func New(cfg *config.Config, extra ...fx.Option) *fx.App {
 	opts := []fx.Option{
 		Module(cfg),
 		fx.StartTimeout(StartTimeout),
-		fx.StopTimeout(StopTimeout),
+		fx.StopTimeout(StopTimeoutFor(cfg)),
 		fxLogger(cfg),
 	}
 	return fx.New(append(opts, extra...)...)
@@ -106,12 +107,18 @@ func Run(ctx context.Context, cfg *config.Config, extra ...fx.Option) error {
 	case <-ctx.Done():
 	case <-a.Wait():
 	}
-	stopCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), StopTimeout)
+	stopCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), StopTimeoutFor(cfg))
 	defer cancel2()
 	if err := a.Stop(stopCtx); err != nil {
 		return fmt.Errorf("app: stop: %w", err)
 	}
 	return nil
+}
+
+// StopTimeoutFor bounds all OnStop hooks of a replica configured by cfg:
+// its session.drain_timeout plus StopMargin.
+func StopTimeoutFor(cfg *config.Config) time.Duration {
+	return cfg.Session.DrainTimeout.D() + StopMargin
 }
 
 // WithLogger replaces the configured logger (tests, tools).

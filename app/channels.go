@@ -182,11 +182,15 @@ func (c *Channels) closeAll() {
 	}
 }
 
-// Stop marks the replica draining (/readyz answers 503), drains every
-// channel at once for up to DrainTimeout (players are told and may leave),
-// shuts them down (remaining sessions are closed and saved) and removes
-// this replica's servers rows for them. It never touches another replica's
-// rows. Stop is safe to call once after Start.
+// Stop drains and stops the channels: it marks the replica draining
+// (/readyz answers 503); every channel stops accepting and refuses new
+// logins; with a Redis registry the draining state is published at once,
+// so the other replicas' channel lists leave these channels out; then
+// every player is told (DrainNotice) and has up to session.drain_timeout to
+// leave. Then the channels shut down (remaining sessions are closed, each
+// logout saves and removes its presence) and this replica's servers rows
+// for them are removed. It never touches another replica's rows. Stop is
+// safe to call once after Start.
 func (c *Channels) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	c.draining = true
@@ -197,14 +201,28 @@ func (c *Channels) Stop(ctx context.Context) error {
 		c.wg.Wait()
 	}
 	servers := c.snapshot()
+	drain := c.cfg.Session.DrainTimeout.D()
+	c.log.Info("draining channels", "channels", len(servers), "drain_timeout", drain)
 
-	dctx, cancel := context.WithTimeout(ctx, DrainTimeout)
+	// Drain with an ended context returns at once: it only marks the
+	// channel draining and closes its listener (and pushes the notice).
+	ended, endNow := context.WithCancel(ctx)
+	endNow()
+	for _, srv := range servers {
+		srv.Drain(ended, "")
+	}
+	c.publishDraining(ctx)
+	for _, srv := range servers {
+		srv.Drain(ended, DrainNotice)
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, drain)
 	var wg sync.WaitGroup
 	for _, srv := range servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			srv.Drain(dctx, DrainNotice)
+			srv.Drain(dctx, "")
 		}()
 	}
 	wg.Wait()
@@ -232,6 +250,27 @@ func (c *Channels) Stop(ctx context.Context) error {
 	}
 	c.log.Info("channels stopped", "channels", ids)
 	return errors.Join(errs...)
+}
+
+// refresher is implemented by registries that publish this replica's
+// channel state to other replicas (redisreg.Registry).
+type refresher interface {
+	Refresh(ctx context.Context) error
+}
+
+// publishDraining pushes the channels' draining state to the registry now
+// rather than at its next periodic refresh. A failure is logged: the
+// periodic refresh, or the removal at shutdown, publishes it later.
+func (c *Channels) publishDraining(ctx context.Context) {
+	r, ok := c.reg.(refresher)
+	if !ok {
+		return // the in-process registry reads the channels' state directly
+	}
+	rctx, cancel := context.WithTimeout(ctx, rowTimeout)
+	defer cancel()
+	if err := r.Refresh(rctx); err != nil {
+		c.log.Warn("publishing the draining state", "err", err)
+	}
 }
 
 // bookkeeping writes populations every PopulationInterval and deletes this

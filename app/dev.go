@@ -218,7 +218,7 @@ func (d *Dev) Describe(w io.Writer) {
 func (d *Dev) Stop(ctx context.Context) error {
 	var errs []error
 	for i := len(d.apps) - 1; i >= 0; i-- {
-		sctx, cancel := context.WithTimeout(ctx, StopTimeout)
+		sctx, cancel := context.WithTimeout(ctx, StopTimeout) // dev replicas use the default drain timeout
 		errs = append(errs, d.apps[i].Stop(sctx))
 		cancel()
 	}

@@ -49,7 +49,7 @@ func NewRegistry(p RegistryParams) (*Registry, error) {
 	cfg := p.Config
 	log := p.Logger.With("component", "registry")
 	if !cfg.Redis.Enabled() {
-		l := registry.NewLocal(cfg.Replica.ID, log)
+		l := registry.NewLocal(cfg.Replica.ID, p.Logger) // it tags its own records component=registry
 		return &Registry{ChannelRegistry: l, Close: l.Close}, nil
 	}
 	client, err := NewRedisClient(cfg.Redis)
