@@ -21,16 +21,16 @@ import (
 	"github.com/guildhall/guildhall/client"
 	"github.com/guildhall/guildhall/config"
 	"github.com/guildhall/guildhall/pgstore"
-	"github.com/guildhall/guildhall/pgtemp"
+	"github.com/guildhall/guildhall/pgtemp/pgtemptest"
 	"github.com/guildhall/guildhall/redistest"
 	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/store"
 )
 
-var pg *pgtemp.Cluster
+var pg *pgtemptest.Cluster
 
 func TestMain(m *testing.M) {
-	pg = pgtemp.NewCluster(pgtemp.Options{})
+	pg = pgtemptest.NewCluster(pgtemptest.Options{})
 	code := pg.Run(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

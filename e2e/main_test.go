@@ -12,12 +12,12 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/guildhall/guildhall/pgtemp"
+	"github.com/guildhall/guildhall/pgtemp/pgtemptest"
 )
 
 // pg hands out one fresh database per test from one throwaway PostgreSQL
 // (or $DATABASE_URL). It lives in the test files, set once by TestMain.
-var pg *pgtemp.Cluster
+var pg *pgtemptest.Cluster
 
 // TestMain runs the tests, stops pgtemp's server (pg.Run), then checks for
 // leaked goroutines. goleak runs after pg.Run rather than through
@@ -27,7 +27,7 @@ var pg *pgtemp.Cluster
 // client library's sign-in calls) are closed first: their reader goroutines
 // belong to net/http's connection pool, not to the code under test.
 func TestMain(m *testing.M) {
-	pg = pgtemp.NewCluster(pgtemp.Options{})
+	pg = pgtemptest.NewCluster(pgtemptest.Options{})
 	code := pg.Run(m)
 	if code == 0 {
 		http.DefaultClient.CloseIdleConnections()

@@ -13,16 +13,16 @@ import (
 
 	"github.com/guildhall/guildhall/channel"
 	"github.com/guildhall/guildhall/pgstore"
-	"github.com/guildhall/guildhall/pgtemp"
+	"github.com/guildhall/guildhall/pgtemp/pgtemptest"
 )
 
 var _ channel.Store = (*pgstore.Store)(nil)
 
 // pg is the test binary's shared PostgreSQL (or DATABASE_URL's server).
-var pg *pgtemp.Cluster
+var pg *pgtemptest.Cluster
 
 func TestMain(m *testing.M) {
-	pg = pgtemp.NewCluster(pgtemp.Options{})
+	pg = pgtemptest.NewCluster(pgtemptest.Options{})
 	code := pg.Run(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

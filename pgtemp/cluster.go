@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -18,12 +17,15 @@ import (
 // existing server instead of a throwaway one.
 const EnvDatabaseURL = "DATABASE_URL"
 
-const setupTimeout = 2 * time.Minute
+// SetupTimeout bounds starting the throwaway server on first use and each
+// database creation or drop made for a test.
+const SetupTimeout = 2 * time.Minute
 
-// Cluster hands out fresh databases to tests: on the server of
-// $DATABASE_URL when set, else on one throwaway Server started on first use.
-// See the package documentation for the TestMain pattern. Its methods are
-// safe for concurrent use.
+// Cluster hands out fresh databases: on the server of $DATABASE_URL when
+// set, else on one throwaway Server started on first use. Tests use it
+// through package pgtemptest, which adds the testing helpers (so that this
+// package, linked into the guildhall binary, does not import testing). Its
+// methods are safe for concurrent use.
 type Cluster struct {
 	opts   Options
 	envURL string
@@ -53,7 +55,7 @@ func (c *Cluster) start() (string, error) {
 			c.adminURL = c.envURL
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), SetupTimeout)
 		defer cancel()
 		srv, err := Start(ctx, c.opts)
 		if err != nil {
@@ -96,27 +98,6 @@ func (c *Cluster) DropDatabase(ctx context.Context, name string) error {
 	return dropDatabase(ctx, admin, name)
 }
 
-// URL returns the URL of a new, empty database for t, dropped in t.Cleanup
-// (register cleanups that close pools after calling URL, so they run
-// first). It fails t, never skips it, when no server can be had.
-func (c *Cluster) URL(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-	defer cancel()
-	name, dbURL, err := c.NewDatabase(ctx, t.Name())
-	if err != nil {
-		t.Fatalf("pgtemp: no test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-		defer cancel()
-		if err := c.DropDatabase(ctx, name); err != nil {
-			t.Errorf("pgtemp: %v", err)
-		}
-	})
-	return dbURL
-}
-
 // Server returns the throwaway server, starting it if needed, or nil when
 // the Cluster uses DATABASE_URL.
 func (c *Cluster) Server() (*Server, error) {
@@ -134,19 +115,6 @@ func (c *Cluster) Close() error {
 		return c.srv.Stop()
 	}
 	return nil
-}
-
-// Run runs the tests of m, then closes c, and returns the exit code for
-// os.Exit (1 if closing failed).
-func (c *Cluster) Run(m *testing.M) int {
-	code := m.Run()
-	if err := c.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
 }
 
 // uniqueName builds a database name unique across processes sharing a

@@ -10,14 +10,15 @@
 //
 // # Tests
 //
-// Tests share one server per test binary and get a fresh database each. A
-// package keeps its Cluster in a variable of its own test files (pgtemp has
-// no package-level state):
+// Tests share one server per test binary and get a fresh database each,
+// through package pgtemptest (this package does not import testing, since
+// `guildhall dev` links it). A package keeps its Cluster in a variable of
+// its own test files (pgtemp has no package-level state):
 //
-//	var pg *pgtemp.Cluster
+//	var pg *pgtemptest.Cluster
 //
 //	func TestMain(m *testing.M) {
-//		pg = pgtemp.NewCluster(pgtemp.Options{})
+//		pg = pgtemptest.NewCluster(pgtemptest.Options{})
 //		code := pg.Run(m) // runs the tests, then stops the server
 //		if code == 0 {
 //			if err := goleak.Find(); err != nil { // when the package uses goleak

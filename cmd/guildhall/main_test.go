@@ -12,13 +12,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/guildhall/guildhall/pgstore"
-	"github.com/guildhall/guildhall/pgtemp"
+	"github.com/guildhall/guildhall/pgtemp/pgtemptest"
 )
 
-var pg *pgtemp.Cluster
+var pg *pgtemptest.Cluster
 
 func TestMain(m *testing.M) {
-	pg = pgtemp.NewCluster(pgtemp.Options{})
+	pg = pgtemptest.NewCluster(pgtemptest.Options{})
 	code := pg.Run(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
