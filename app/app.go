@@ -48,16 +48,18 @@ const (
 // configuration but none of them could start.
 var ErrNoChannelStarted = errors.New("app: no enabled channel could start")
 
-// Module returns every module of a replica configured by cfg.
+// Module returns every module of a replica configured by cfg. Modules are
+// built by functions, not held in package variables: the package keeps no
+// mutable state.
 func Module(cfg *config.Config) fx.Option {
 	return fx.Options(
 		ConfigModule(cfg),
-		LoggingModule,
-		MetricsModule,
-		StoreModule,
-		RegistryModule,
+		LoggingModule(),
+		MetricsModule(),
+		StoreModule(),
+		RegistryModule(),
 		HTTPModule,
-		ChannelsModule,
+		ChannelsModule(),
 		// Construct HTTP before channels so its hooks start first and stop
 		// last: /readyz reports the drain.
 		fx.Invoke(func(*HTTPServer) {}),

@@ -23,7 +23,9 @@ import (
 // ChannelsModule provides *Channels: one channel.Server per enabled
 // channel of the configuration, started by its OnStart hook and drained by
 // its OnStop hook.
-var ChannelsModule = fx.Module("channels", fx.Provide(NewChannels, NewReadiness))
+func ChannelsModule() fx.Option {
+	return fx.Module("channels", fx.Provide(NewChannels, NewReadiness))
+}
 
 // DrainNotice is pushed to every player when the replica stops.
 const DrainNotice = "This server is shutting down for maintenance; please reconnect to another channel."

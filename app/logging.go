@@ -13,7 +13,7 @@ import (
 
 // LoggingModule provides the *slog.Logger: text or JSON on stderr at the
 // configured level, every record tagged with the replica ID.
-var LoggingModule = fx.Module("logging", fx.Provide(NewLogger))
+func LoggingModule() fx.Option { return fx.Module("logging", fx.Provide(NewLogger)) }
 
 // NewLogger builds the logger described by cfg.Log.
 func NewLogger(cfg *config.Config) (*slog.Logger, error) {

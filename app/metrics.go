@@ -11,9 +11,9 @@ import (
 // MetricsModule provides the replica's own *prometheus.Registry (never the
 // global default one, so apps in one process do not collide), with the Go
 // and process collectors, and the channel metrics registered on it.
-var MetricsModule = fx.Module("metrics",
-	fx.Provide(NewMetricsRegistry, NewChannelMetrics),
-)
+func MetricsModule() fx.Option {
+	return fx.Module("metrics", fx.Provide(NewMetricsRegistry, NewChannelMetrics))
+}
 
 // NewMetricsRegistry returns a registry with the Go runtime and process
 // collectors registered.

@@ -19,7 +19,7 @@ import (
 // RegistryModule provides the registry.ChannelRegistry chosen by
 // NewRegistry. A Redis registry is started by the OnStart hook (which fails
 // when Redis cannot be reached); either kind is closed by the OnStop hook.
-var RegistryModule = fx.Module("registry", fx.Provide(provideRegistry))
+func RegistryModule() fx.Option { return fx.Module("registry", fx.Provide(provideRegistry)) }
 
 // reapTimeout bounds the reaping of a dead replica's durable rows.
 const reapTimeout = 10 * time.Second

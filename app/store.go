@@ -13,7 +13,7 @@ import (
 
 // StoreModule provides *Store: the PostgreSQL store, connected and migrated
 // by its OnStart hook and closed by its OnStop hook.
-var StoreModule = fx.Module("store", fx.Provide(NewStore))
+func StoreModule() fx.Option { return fx.Module("store", fx.Provide(NewStore)) }
 
 // Store is the replica's database. It embeds *pgstore.Store, which is nil
 // until the OnStart hook has connected and migrated; every other component

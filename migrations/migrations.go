@@ -7,9 +7,16 @@
 // with a comment saying what it does.
 package migrations
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
-// FS holds the migration files at its root.
+// files holds the migration files at its root (embed needs a variable; it
+// is never written).
 //
 //go:embed *.sql
-var FS embed.FS
+var files embed.FS
+
+// FS returns the migration files, at the root of a read-only file system.
+func FS() fs.FS { return files }

@@ -14,7 +14,7 @@ import (
 // TestFilesWellFormed checks the naming and header rules the package
 // documents: NNNN_name.sql, unique increasing versions, a leading comment.
 func TestFilesWellFormed(t *testing.T) {
-	entries, err := fs.ReadDir(migrations.FS, ".")
+	entries, err := fs.ReadDir(migrations.FS(), ".")
 	require.NoError(t, err)
 	require.NotEmpty(t, entries)
 	last := 0
@@ -28,7 +28,7 @@ func TestFilesWellFormed(t *testing.T) {
 		require.NoError(t, err, name)
 		require.Greater(t, v, last, "versions increase: %s", name)
 		last = v
-		body, err := fs.ReadFile(migrations.FS, name)
+		body, err := fs.ReadFile(migrations.FS(), name)
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(string(body), "-- "), "%s starts with a comment", name)
 	}

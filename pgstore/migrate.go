@@ -25,9 +25,9 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads migrations.FS in version order.
+// loadMigrations reads migrations.FS() in version order.
 func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrations.FS, ".")
+	entries, err := fs.ReadDir(migrations.FS(), ".")
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: read migrations: %w", err)
 	}
@@ -47,7 +47,7 @@ func loadMigrations() ([]migration, error) {
 			return nil, fmt.Errorf("pgstore: migrations %s and %s share version %d", other, name, v)
 		}
 		seen[v] = name
-		body, err := fs.ReadFile(migrations.FS, name)
+		body, err := fs.ReadFile(migrations.FS(), name)
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: read migration %s: %w", name, err)
 		}

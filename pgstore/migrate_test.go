@@ -15,7 +15,7 @@ import (
 func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	url := pg.URL(t)
 	ctx := testCtx(t)
-	files, err := fs.Glob(migrations.FS, "*.sql")
+	files, err := fs.Glob(migrations.FS(), "*.sql")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 

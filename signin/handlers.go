@@ -82,7 +82,7 @@ func DecodeJSON(r io.Reader, v any) error {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: empty body", errBody)
 		}
-		return fmt.Errorf("%w: %v", errBody, err)
+		return fmt.Errorf("%w: %w", errBody, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
