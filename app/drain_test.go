@@ -15,16 +15,24 @@ import (
 	"github.com/guildhall/guildhall/wire"
 )
 
-// signedIn creates an account in the database of dbURL (at the lowest
-// bcrypt cost: the default one takes seconds under -race), signs in on base
-// and logs its character in to the channel channelID.
-func signedIn(ctx context.Context, t *testing.T, dbURL, base, user, char string, channelID uint16) (*client.Conn, uint32) {
+// createAccount creates an account (password "password123") with one
+// character in the database of dbURL, at the lowest bcrypt cost: the
+// default one takes seconds under -race.
+func createAccount(ctx context.Context, t *testing.T, dbURL, user, char string) uint32 {
 	t.Helper()
 	st, err := pgstore.Open(ctx, dbURL, pgstore.Options{MaxConns: 1, BcryptCost: bcrypt.MinCost})
 	require.NoError(t, err)
+	defer st.Close()
 	_, charID, err := st.CreateAccount(ctx, user, "password123", char)
-	st.Close()
 	require.NoError(t, err)
+	return charID
+}
+
+// signedIn creates an account, signs in on base and logs its character in
+// to the channel channelID.
+func signedIn(ctx context.Context, t *testing.T, dbURL, base, user, char string, channelID uint16) (*client.Conn, uint32) {
+	t.Helper()
+	charID := createAccount(ctx, t, dbURL, user, char)
 	res, err := client.SignIn(ctx, base, user, "password123")
 	require.NoError(t, err)
 	for _, ch := range res.Channels {

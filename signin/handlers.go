@@ -250,7 +250,7 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) storeFailure(w http.ResponseWriter, op string, err error) {
 	h.log.Error("sign-in store call failed", "op", op, "err", err)
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "service unavailable, try again later")
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, MsgUnavailable)
 		return
 	}
 	writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")

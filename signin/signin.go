@@ -52,6 +52,10 @@ const (
 // password, so the API does not reveal which usernames exist.
 const MsgBadCredentials = "bad username or password"
 
+// MsgUnavailable is the message of a 503 caused by the database: accounts
+// and sign-in wait for it, while players already in a channel stay there.
+const MsgUnavailable = "the account database is unavailable; try again in a moment"
+
 // Store is the durable state the API needs. pgstore.Store implements it.
 // Errors wrap the sentinels of package store.
 type Store interface {

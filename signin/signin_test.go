@@ -260,7 +260,7 @@ func TestStoreDown(t *testing.T) {
 	require.Equal(t, CodeUnavailable, decodeErr(t, b).Code)
 	code, b = e.do(t, "POST", "/v1/signin", `{"username":"alice_1","password":"correct horse"}`)
 	require.Equal(t, http.StatusServiceUnavailable, code)
-	require.Equal(t, CodeUnavailable, decodeErr(t, b).Code)
+	require.Equal(t, ErrorResponse{Error: MsgUnavailable, Code: CodeUnavailable}, decodeErr(t, b))
 	code, b = e.do(t, "GET", "/readyz", "")
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, string(b), "database")
