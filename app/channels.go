@@ -127,6 +127,7 @@ func (c *Channels) Start(ctx context.Context) error {
 	}
 	if len(rows) > 0 {
 		if err := c.store.ClaimServers(ctx, c.cfg.Replica.ID, rows); err != nil {
+			c.storeError()
 			c.closeAll()
 			return fmt.Errorf("app: claim servers rows: %w", err)
 		}
@@ -246,6 +247,8 @@ func (c *Channels) Stop(ctx context.Context) error {
 	if len(ids) > 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rowTimeout)
 		if err := c.store.RemoveServers(rctx, c.cfg.Replica.ID, ids); err != nil {
+			c.storeError()
+			c.log.Error("removing this replica's servers rows", "channels", ids, "err", err)
 			errs = append(errs, fmt.Errorf("app: remove servers rows: %w", err))
 		}
 		cancel()
@@ -295,11 +298,20 @@ func (c *Channels) bookkeeping() {
 			n, err := c.store.DeleteExpiredSignSessions(ctx, c.cfg.Replica.ID)
 			cancel()
 			if err != nil {
+				c.storeError()
 				c.log.Warn("deleting expired sign sessions", "err", err)
 			} else if n > 0 {
 				c.log.Debug("expired sign sessions deleted", "count", n)
 			}
 		}
+	}
+}
+
+// storeError counts a failed store call of the bookkeeping in the channel
+// metrics (guildhall_channel_store_errors_total).
+func (c *Channels) storeError() {
+	if c.met != nil {
+		c.met.StoreErrors.Inc()
 	}
 }
 
@@ -310,6 +322,7 @@ func (c *Channels) writePopulations() {
 		err := c.store.UpdatePopulation(ctx, c.cfg.Replica.ID, info.ID, info.Players)
 		cancel()
 		if err != nil {
+			c.storeError()
 			c.log.Warn("updating channel population", "channel", info.ID, "err", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
@@ -35,7 +36,8 @@ func TestDatabaseDownKeepsSessionsRefusesLogins(t *testing.T) {
 	cfg.Session.DrainTimeout = config.Duration(time.Second)
 	cfg.Session.SaveTimeout = config.Duration(time.Second)
 	var h *HTTPServer
-	a := New(cfg, WithLogger(testLogger()), fx.Populate(&h))
+	var prom *prometheus.Registry
+	a := New(cfg, WithLogger(testLogger()), fx.Populate(&h, &prom))
 	require.NoError(t, a.Err())
 	require.NoError(t, a.Start(ctx))
 
@@ -84,5 +86,21 @@ func TestDatabaseDownKeepsSessionsRefusesLogins(t *testing.T) {
 	defer scancel()
 	err = a.Stop(sctx)
 	require.Error(t, err, "the servers rows could not be removed")
+	require.GreaterOrEqual(t, counter(t, prom, "guildhall_channel_store_errors_total"), 1.0, "store failures are counted")
 	require.False(t, errors.Is(err, context.DeadlineExceeded), "stop finished within its bound: %v", err)
+}
+
+// counter returns the value of the unlabelled counter name in reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1)
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
