@@ -8,6 +8,7 @@ type Metrics struct {
 	Sessions          prometheus.Gauge   // logged-in sessions
 	FramesIn          prometheus.Counter // frames received
 	FramesOut         prometheus.Counter // frames written to sockets
+	Writes            prometheus.Counter // socket write calls (FramesOut / Writes = frames coalesced per write)
 	Broadcasts        prometheus.Counter // casts and broadcasts fanned out
 	SlowConsumers     prometheus.Counter // sessions closed because their send queue was full
 	MalformedCloses   prometheus.Counter // sessions closed for a malformed, oversized or unknown frame
@@ -30,6 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "guildhall", Subsystem: "channel", Name: "sessions", Help: "Logged-in sessions."}),
 		FramesIn:          c("frames_in_total", "Frames received from clients."),
 		FramesOut:         c("frames_out_total", "Frames written to clients."),
+		Writes:            c("socket_writes_total", "Socket write calls of send goroutines (frames_out_total / socket_writes_total is the coalescing)."),
 		Broadcasts:        c("broadcasts_total", "Casts and broadcasts fanned out."),
 		SlowConsumers:     c("slow_consumer_disconnects_total", "Sessions closed because their send queue was full."),
 		MalformedCloses:   c("malformed_frame_closes_total", "Sessions closed for a malformed, oversized or unknown frame."),
@@ -41,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AcceptErrors:      c("accept_errors_total", "Listener accept errors."),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Sessions, m.FramesIn, m.FramesOut, m.Broadcasts, m.SlowConsumers,
+		reg.MustRegister(m.Sessions, m.FramesIn, m.FramesOut, m.Writes, m.Broadcasts, m.SlowConsumers,
 			m.MalformedCloses, m.PanicsRecovered, m.StoreErrors, m.RegistryErrors,
 			m.LogoutSavesFailed, m.HandshakesRefused, m.AcceptErrors)
 	}
@@ -62,6 +64,7 @@ func (m *Metrics) sessionsAdd(d int) {
 
 func mFramesIn(m *Metrics) prometheus.Counter          { return m.FramesIn }
 func mFramesOut(m *Metrics) prometheus.Counter         { return m.FramesOut }
+func mWrites(m *Metrics) prometheus.Counter            { return m.Writes }
 func mBroadcasts(m *Metrics) prometheus.Counter        { return m.Broadcasts }
 func mSlowConsumers(m *Metrics) prometheus.Counter     { return m.SlowConsumers }
 func mMalformed(m *Metrics) prometheus.Counter         { return m.MalformedCloses }
