@@ -51,7 +51,7 @@ vet:
 ## (redis-server, PostgreSQL, 3 x guildhall serve); table on stdout, JSON in
 ## $(BIN)/loadtest.json. Exits non-zero on any loss, duplicate or violation.
 LOADTEST_FLAGS ?= -sessions 200 -duration 10s -warmup 2s -drain 10s \
-	-stage-size 50 -town-rate 5 -world-rate 40 -whisper-rate 1000 \
+	-stage-size 50 -town-rate 2 -world-rate 40 -whisper-rate 1000 \
 	-login-rate 20 -sema-names 4
 loadtest: build
 	$(BIN)/ghload -spawn 3 -binary $(BIN)/guildhall -scenario all -quiet \

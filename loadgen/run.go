@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/guildhall/guildhall/wire"
 )
 
 // env is the shared state of one run.
@@ -197,14 +199,35 @@ func (e *env) connectBots(ctx context.Context, n int, onCast castHandler, ctr *c
 	return bots, nil
 }
 
+// connectRetries is how many times a bot signs in and connects again when
+// the channel refuses the login with CodeUnavailable ("try again": e.g. the
+// presence write to Redis timed out), with a doubling backoff from
+// signInBackoff.
+const connectRetries = 5
+
 func (e *env) connectBot(ctx context.Context, i int, onCast castHandler, wg *sync.WaitGroup) (*bot, error) {
 	replica, ch := e.slot(i)
 	base := e.cfg.HTTP[i%len(e.cfg.HTTP)]
-	si, err := e.api.ensureSignIn(ctx, base, e.cfg.AccountsPrefix, e.cfg.Password, i, e.signups)
-	if err != nil {
-		return nil, fmt.Errorf("bot %d sign-in: %w", i, err)
+	backoff := signInBackoff
+	for try := 0; ; try++ {
+		si, err := e.api.ensureSignIn(ctx, base, e.cfg.AccountsPrefix, e.cfg.Password, i, e.signups)
+		if err != nil {
+			return nil, fmt.Errorf("bot %d sign-in: %w", i, err)
+		}
+		b, err := dialBot(ctx, ch.Addr, si.Token, i, replica, onCast, e.cfg.WriteTimeout, wg)
+		var we *wire.Error
+		if err == nil || try >= connectRetries || !errors.As(err, &we) || we.Code != wire.CodeUnavailable {
+			return b, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		backoff *= 2
 	}
-	return dialBot(ctx, ch.Addr, si.Token, i, replica, onCast, e.cfg.WriteTimeout, wg)
 }
 
 func closeBots(bots []*bot) {
