@@ -189,7 +189,7 @@ func (r *Registry) DisconnectUser(ctx context.Context, charIDs []uint32, reason 
 	)
 	add := func(o outcome) { mu.Lock(); outcomes = append(outcomes, o); mu.Unlock() }
 	for _, c := range charIDs {
-		s, ch, ok := r.localSession(c)
+		s, ch, gen, ok := r.localSessionGen(c)
 		if !ok {
 			remote = append(remote, c)
 			continue
@@ -199,7 +199,7 @@ func (r *Registry) DisconnectUser(ctx context.Context, charIDs []uint32, reason 
 			if err != nil {
 				r.log.Warn("disconnect unconfirmed", "char", c, "channel", s.ChannelID, "err", err)
 			} else {
-				r.SessionOffline(ctx, c, s.ChannelID)
+				r.kickedOffline(ctx, c, gen, found)
 			}
 			add(outcome{c, found || err != nil, err == nil})
 		})
@@ -290,20 +290,25 @@ type pendingKick struct {
 	char    uint32
 }
 
-// handleKick runs on the kicked replica: disconnect, then confirm.
+// handleKick runs on the kicked replica: disconnect, then confirm. The
+// presence is removed only as kickedOffline allows: a channel answering
+// "not online here" (a login still in progress, or a session it already
+// closed) must not cost a live session its presence.
 func (r *Registry) handleKick(v envelope) {
 	char := v.char()
 	ack := envelope{Kind: kindKickAck, ReqID: v.ReqID, Chars: []uint32{char}}
 	ctx, cancel := context.WithTimeout(r.life, r.o.KickTimeout)
 	defer cancel()
-	if s, ch, ok := r.localSession(char); ok {
+	if _, ch, gen, ok := r.localSessionGen(char); ok {
 		found, err := ch.Disconnect(ctx, char, v.Reason)
 		ack.Closed = found
 		if err != nil {
 			ack.Reason = err.Error()
 		} else {
-			r.SessionOffline(ctx, char, s.ChannelID)
+			r.kickedOffline(ctx, char, gen, found)
 		}
+	} else {
+		r.kickedOffline(ctx, char, 0, false)
 	}
 	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.OpTimeout)
 	defer pcancel()

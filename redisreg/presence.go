@@ -105,6 +105,7 @@ func (r *Registry) unregister(ctx context.Context, channelID uint16) ([]uint32, 
 		if s.ChannelID == channelID {
 			gone = append(gone, c)
 			delete(r.sessions, c)
+			delete(r.gens, c)
 		}
 	}
 	delete(r.channels, channelID)
@@ -228,6 +229,8 @@ func (r *Registry) SessionOnline(ctx context.Context, s registry.SessionSnapshot
 		return fmt.Errorf("redisreg: %s: channel %d went away: %w", what, s.ChannelID, registry.ErrNotFound)
 	}
 	r.sessions[s.CharID] = s
+	r.nextGen++
+	r.gens[s.CharID] = r.nextGen
 	r.mu.Unlock()
 	r.wmu.Unlock()
 	// A login of the same character on another replica that slipped in
@@ -301,6 +304,7 @@ func (r *Registry) SessionOffline(ctx context.Context, charID uint32, channelID 
 		return
 	}
 	delete(r.sessions, charID)
+	delete(r.gens, charID)
 	r.mu.Unlock()
 	if r.down.Load() {
 		return // the presence expires; the refresher no longer writes it
@@ -314,6 +318,67 @@ func (r *Registry) SessionOffline(ctx context.Context, charID uint32, channelID 
 	})
 	if err := r.fail(ctx, err, "session offline"); err != nil {
 		r.log.Warn("presence not removed; it expires", "char", charID, "err", err)
+	}
+}
+
+// kickedOffline settles charID's presence after this replica handled a kick
+// of it (Disconnect returned without error, or there was no local session
+// to disconnect). closed reports that the channel confirmed it closed the
+// session registered here as gen (0: none). The presence is removed only
+// while it points to this replica, and only if it is that closed session's
+// or no session of this replica holds the character any more (a stale
+// presence). A session the channel did not confirm closing (its login may
+// be in progress: channels register presence before they list the
+// session) and a session registered since (a new login here) keep it.
+func (r *Registry) kickedOffline(ctx context.Context, charID uint32, gen uint64, closed bool) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.mu.Lock()
+	cur, ok := r.sessions[charID]
+	if ok {
+		if !closed || gen == 0 || r.gens[charID] != gen {
+			r.mu.Unlock()
+			return
+		}
+		delete(r.sessions, charID)
+		delete(r.gens, charID)
+	}
+	r.mu.Unlock()
+	if r.down.Load() {
+		return // the presence expires; the refresher no longer writes it
+	}
+	if !ok {
+		// Nothing here holds the character: a presence naming this
+		// replica is stale (wmu keeps SessionOnline's write out meanwhile).
+		octx, cancel := r.opCtx(ctx)
+		val, err := r.c.Get(octx, r.k.presence(charID)).Result()
+		cancel()
+		if err != nil {
+			if !errors.Is(err, redis.Nil) {
+				r.log.Warn("kicked character's presence not checked; it expires", "char", charID, "err", r.fail(ctx, err, "kick: read presence"))
+			}
+			return
+		}
+		prev, err := decodeSession(val)
+		if err != nil || prev.ReplicaID != r.o.ReplicaID {
+			return
+		}
+		cur = prev
+	}
+	r.mu.Lock()
+	_, ownIndex := r.channels[cur.ChannelID]
+	r.mu.Unlock()
+	octx, cancel := r.opCtx(ctx)
+	defer cancel()
+	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+		r.casdel.Eval(octx, p, []string{r.k.presence(charID)}, encodeSession(cur))
+		if ownIndex {
+			p.HDel(octx, r.k.chsess(cur.ChannelID), strconv.FormatUint(uint64(charID), 10))
+		}
+		return nil
+	})
+	if err := r.fail(ctx, err, "kick: remove presence"); err != nil {
+		r.log.Warn("kicked character's presence not removed; it expires", "char", charID, "err", err)
 	}
 }
 

@@ -92,6 +92,8 @@ type Registry struct {
 	ps       *redis.PubSub
 	channels map[uint16]*localChannel
 	sessions map[uint32]registry.SessionSnapshot // sessions on this replica
+	gens     map[uint32]uint64                   // registration of each session (SessionOnline's count)
+	nextGen  uint64
 	sems     map[string]*heldSem
 	kicks    map[uint64]pendingKick // pending kick acks by request ID
 	nextReq  uint64
@@ -136,6 +138,7 @@ func New(client redis.UniversalClient, opts Options) (*Registry, error) {
 		wake:     make(chan struct{}, 1),
 		channels: make(map[uint16]*localChannel),
 		sessions: make(map[uint32]registry.SessionSnapshot),
+		gens:     make(map[uint32]uint64),
 		sems:     make(map[string]*heldSem),
 		kicks:    make(map[uint64]pendingKick),
 	}, nil
@@ -341,6 +344,23 @@ func (r *Registry) localSession(char uint32) (registry.SessionSnapshot, registry
 		return s, nil, false
 	}
 	return s, lc.ch, true
+}
+
+// localSessionGen is localSession with the session's registration number
+// (distinct for every SessionOnline, so a new login of the same character
+// on the same channel is told apart from the session it replaced).
+func (r *Registry) localSessionGen(char uint32) (registry.SessionSnapshot, registry.Channel, uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.sessions[char]
+	if !ok {
+		return s, nil, 0, false
+	}
+	lc := r.channels[s.ChannelID]
+	if lc == nil {
+		return s, nil, 0, false
+	}
+	return s, lc.ch, r.gens[char], true
 }
 
 func (r *Registry) isClosed() bool {

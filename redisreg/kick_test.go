@@ -1,0 +1,138 @@
+package redisreg
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/guildhall/guildhall/registry"
+)
+
+// presenceOf reads charID's presence straight from Redis ("" if none).
+func presenceOf(t *testing.T, c *cluster, r *Registry, charID uint32) string {
+	t.Helper()
+	if !c.mini.Exists(r.k.presence(charID)) {
+		return ""
+	}
+	v, err := c.mini.Get(r.k.presence(charID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func hasLocal(r *Registry, charID uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.sessions[charID]
+	return ok
+}
+
+// A kick arriving while the character's login on this replica is still in
+// progress (presence registered, the channel not yet listing the session,
+// so Disconnect answers "not online here") must leave that presence alone.
+func TestKickNotOnlineKeepsPresence(t *testing.T) {
+	ctx := testCtx(t)
+	c := newMiniCluster(t)
+	a := c.start(t, "A", nil)
+	b := c.start(t, "B", nil)
+	fa := fake(t, ctx, a, 1)
+	fake(t, ctx, b, 2)
+	s := fa.Snapshot(5, "char5", "", 0)
+	if err := a.SessionOnline(ctx, s); err != nil { // the channel lists it only afterwards
+		t.Fatal(err)
+	}
+	want := presenceOf(t, c, a, 5)
+	if want == "" {
+		t.Fatal("no presence after SessionOnline")
+	}
+	res, err := b.DisconnectUser(ctx, []uint32{5}, "gm kick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Closed) != 0 || len(res.Unconfirmed) != 0 {
+		t.Fatalf("disconnect of a session the channel does not list: %+v, want neither closed nor unconfirmed", res)
+	}
+	if got := fa.AwaitDisconnect(t, 5, 1); got.Online {
+		t.Fatalf("fake channel reported the session online: %+v", got)
+	}
+	if got := presenceOf(t, c, a, 5); got != want {
+		t.Fatalf("presence after the kick = %q, want it kept (%q)", got, want)
+	}
+	if !hasLocal(a, 5) {
+		t.Fatal("A forgot the session whose login is in progress")
+	}
+	if got, err := b.FindSession(ctx, 5); err != nil || got.ReplicaID != "A" {
+		t.Fatalf("B's view after the kick: %+v %v, want on A", got, err)
+	}
+}
+
+// A new login of the kicked character on the kicked replica, registered
+// while the old session logged out, keeps its presence even when its
+// snapshot is identical to the old one.
+func TestKickKeepsNewLoginOnSameChannel(t *testing.T) {
+	ctx := testCtx(t)
+	c := newMiniCluster(t)
+	a := c.start(t, "A", nil)
+	b := c.start(t, "B", nil)
+	fa := fake(t, ctx, a, 1, 5)
+	fake(t, ctx, b, 2)
+	s := fa.Snapshot(5, "char5", "town", 0) // what fake() logged in
+	relogin := make(chan error, 1)
+	fa.SetLogout(func(ctx context.Context, char uint32) {
+		a.SessionOffline(ctx, char, 1)
+		fa.AddSession(s)
+		relogin <- a.SessionOnline(ctx, s)
+	})
+	res, err := b.DisconnectUser(ctx, []uint32{5}, "gm kick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-relogin; err != nil {
+		t.Fatalf("new login during the logout: %v", err)
+	}
+	if !slices.Equal(res.Closed, []uint32{5}) {
+		t.Fatalf("disconnect result %+v, want 5 closed", res)
+	}
+	if got := presenceOf(t, c, a, 5); got != encodeSession(registry.SessionSnapshot{CharID: 5, Name: "char5", ReplicaID: "A", ChannelID: 1, Addr: s.Addr, StageID: "town"}) {
+		t.Fatalf("new login's presence = %q, want kept", got)
+	}
+	if !hasLocal(a, 5) {
+		t.Fatal("A forgot the new login")
+	}
+}
+
+// A confirmed kick of a session the channel did not itself take offline
+// removes the presence; a stale presence naming the kicked replica, with
+// nothing there holding the character, is removed too.
+func TestKickRemovesClosedAndStalePresence(t *testing.T) {
+	ctx := testCtx(t)
+	c := newMiniCluster(t)
+	a := c.start(t, "A", nil)
+	b := c.start(t, "B", nil)
+	fa := fake(t, ctx, a, 1, 5)
+	fa.SetLogout(nil) // the channel does not call SessionOffline itself
+	fake(t, ctx, b, 2)
+	res, err := b.DisconnectUser(ctx, []uint32{5}, "gm kick")
+	if err != nil || !slices.Equal(res.Closed, []uint32{5}) {
+		t.Fatalf("disconnect: %+v %v, want 5 closed", res, err)
+	}
+	if got := presenceOf(t, c, a, 5); got != "" {
+		t.Fatalf("presence after a confirmed kick = %q, want none", got)
+	}
+	if hasLocal(a, 5) {
+		t.Fatal("A still lists the kicked session")
+	}
+
+	stale := encodeSession(registry.SessionSnapshot{CharID: 9, Name: "char9", ReplicaID: "A", ChannelID: 1, Addr: "127.0.0.1:5001"})
+	if err := c.mini.Set(a.k.presence(9), stale); err != nil {
+		t.Fatal(err)
+	}
+	res, err = b.DisconnectUser(ctx, []uint32{9}, "gm kick")
+	if err != nil || len(res.Closed)+len(res.Unconfirmed) != 0 {
+		t.Fatalf("disconnect of a stale presence: %+v %v, want nothing found", res, err)
+	}
+	if got := presenceOf(t, c, a, 9); got != "" {
+		t.Fatalf("stale presence after the kick = %q, want none", got)
+	}
+}
