@@ -442,11 +442,12 @@ func TestRedisServerRestart(t *testing.T) {
 func TestOptionsValidation(t *testing.T) {
 	_, client := redistest.Miniredis(t)
 	for name, o := range map[string]Options{
-		"no prefix":    {ReplicaID: "a"},
-		"brace prefix": {Prefix: "a{b}", ReplicaID: "a"},
-		"no replica":   {Prefix: "p"},
-		"negative":     {Prefix: "p", ReplicaID: "a", LeaseTTL: -1},
-		"slow refresh": {Prefix: "p", ReplicaID: "a", RefreshInterval: time.Minute},
+		"no prefix":                  {ReplicaID: "a"},
+		"brace prefix":               {Prefix: "a{b}", ReplicaID: "a"},
+		"no replica":                 {Prefix: "p"},
+		"negative":                   {Prefix: "p", ReplicaID: "a", LeaseTTL: -1},
+		"slow refresh":               {Prefix: "p", ReplicaID: "a", RefreshInterval: time.Minute},
+		"negative max kick handlers": {Prefix: "p", ReplicaID: "a", MaxKickHandlers: -1},
 	} {
 		if _, err := New(client, o); !errors.Is(err, ErrBadOptions) {
 			t.Errorf("%s: %v, want ErrBadOptions", name, err)

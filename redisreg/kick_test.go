@@ -2,10 +2,15 @@ package redisreg
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/guildhall/guildhall/registry"
+	"github.com/guildhall/guildhall/registry/registrytest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // presenceOf reads charID's presence straight from Redis ("" if none).
@@ -134,5 +139,84 @@ func TestKickRemovesClosedAndStalePresence(t *testing.T) {
 	}
 	if got := presenceOf(t, c, a, 9); got != "" {
 		t.Fatalf("stale presence after the kick = %q, want none", got)
+	}
+}
+
+// counterValue reads a Prometheus counter.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// Kicks from other replicas are handled by at most MaxKickHandlers at once:
+// one arriving while all are busy is answered unconfirmed at once, without
+// reaching the channel, and counted; the receive loop keeps delivering.
+func TestKickHandlersBounded(t *testing.T) {
+	ctx := testCtx(t)
+	c := newMiniCluster(t)
+	a := c.start(t, "A", func(o *Options) { o.MaxKickHandlers = 1 })
+	b := c.start(t, "B", nil)
+	fa := fake(t, ctx, a, 1, 5, 6)
+	fake(t, ctx, b, 2)
+	gate := make(chan struct{})
+	var gateOnce sync.Once
+	openGate := func() { gateOnce.Do(func() { close(gate) }) }
+	t.Cleanup(openGate)
+	fa.SetDisconnectHook(registrytest.GateHook(gate)) // logouts wait for the gate
+
+	first := make(chan registry.DisconnectResult, 1)
+	go func() {
+		res, err := b.DisconnectUser(ctx, []uint32{5}, "gm kick")
+		if err != nil {
+			t.Error(err)
+		}
+		first <- res
+	}()
+	fa.AwaitDisconnect(t, 5, 1) // A's only kick handler is busy with 5
+
+	res, err := b.DisconnectUser(ctx, []uint32{6}, "gm kick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Unconfirmed, []uint32{6}) || len(res.Closed) != 0 {
+		t.Fatalf("kick while A's handlers are busy: %+v, want 6 unconfirmed", res)
+	}
+	for _, d := range fa.Disconnects() {
+		if d.CharID == 6 {
+			t.Fatal("the shed kick reached the channel")
+		}
+	}
+	if n := counterValue(t, a.m.KicksShed); n != 1 {
+		t.Fatalf("kicks shed = %v, want 1", n)
+	}
+	select {
+	case r := <-first:
+		t.Fatalf("the first kick finished (%+v) before its logout", r)
+	default:
+	}
+	// The receive loop still delivers while the handler waits.
+	frame := []byte("still-delivering")
+	if _, err := b.Cast(ctx, []uint32{6}, frame); err != nil {
+		t.Fatal(err)
+	}
+	fa.Await(t, "a cast delivered while the kick handler waits", func() bool { return fa.FrameCount(6, frame) > 0 })
+
+	openGate()
+	if r := <-first; !slices.Equal(r.Closed, []uint32{5}) {
+		t.Fatalf("first kick: %+v, want 5 closed", r)
+	}
+	eventually(t, "A's kick handler slot freed", func() error {
+		if n := len(a.kickSlots); n != 0 {
+			return fmt.Errorf("%d slots busy", n)
+		}
+		return nil
+	})
+	res, err = b.DisconnectUser(ctx, []uint32{6}, "gm kick")
+	if err != nil || !slices.Equal(res.Closed, []uint32{6}) {
+		t.Fatalf("kick once a handler is free: %+v %v, want 6 closed", res, err)
 	}
 }

@@ -317,6 +317,43 @@ func (r *Registry) handleKick(v envelope) {
 	}
 }
 
+// refusal is the answer to a shed kick, to be published on channel.
+type refusal struct {
+	channel string
+	ack     envelope
+}
+
+// shedKick answers a kick unconfirmed without handling it (every kick
+// handler is busy). The answer is queued for refusalLoop; if that queue is
+// full too the kicker's wait simply times out. It never blocks.
+func (r *Registry) shedKick(v envelope) {
+	r.m.KicksShed.Inc()
+	if !r.shedding.Swap(true) {
+		r.log.Warn("kick handlers all busy; answering kicks unconfirmed", "max", r.o.MaxKickHandlers, "char", v.char(), "from", v.Origin)
+	}
+	ack := envelope{Kind: kindKickAck, ReqID: v.ReqID, Chars: []uint32{v.char()},
+		Reason: "too many kicks in progress on replica " + r.o.ReplicaID}
+	select {
+	case r.refusals <- refusal{channel: r.k.replicaChan(v.Origin), ack: ack}:
+	default:
+	}
+}
+
+// refusalLoop publishes the answers to shed kicks until background work stops.
+func (r *Registry) refusalLoop() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.life.Done():
+			return
+		case f := <-r.refusals:
+			if err := r.publish(r.life, f.channel, f.ack); err != nil {
+				r.log.Warn("kick refusal not sent", "char", f.ack.char(), "err", err)
+			}
+		}
+	}
+}
+
 // receiveLoop handles pub/sub messages until background work stops.
 func (r *Registry) receiveLoop(msgs <-chan *redis.Message) {
 	defer r.wg.Done()
@@ -364,11 +401,20 @@ func (r *Registry) handle(m *redis.Message) {
 			ch.NotifyMail(v.char(), v.Mail)
 		}
 	case kindKick:
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.handleKick(v)
-		}()
+		// Each kick waits for a logout: at most MaxKickHandlers at once,
+		// and the receive loop never waits for a free slot.
+		select {
+		case r.kickSlots <- struct{}{}:
+			r.shedding.Store(false)
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				defer func() { <-r.kickSlots }()
+				r.handleKick(v)
+			}()
+		default:
+			r.shedKick(v)
+		}
 	case kindKickAck:
 		r.mu.Lock()
 		p, ok := r.kicks[v.ReqID]

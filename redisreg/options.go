@@ -18,6 +18,9 @@ const (
 	DefaultLeaseTTL    = 10 * time.Second
 	DefaultLockTTL     = 10 * time.Second
 	DefaultOpTimeout   = 500 * time.Millisecond
+	// DefaultMaxKickHandlers bounds the kicks from other replicas handled
+	// at once (see Options.MaxKickHandlers).
+	DefaultMaxKickHandlers = 256
 )
 
 // ErrBadOptions is returned (wrapped) by New for invalid options.
@@ -56,6 +59,12 @@ type Options struct {
 	KickTimeout time.Duration
 	// OpTimeout bounds one Redis round trip (default 500ms).
 	OpTimeout time.Duration
+	// MaxKickHandlers bounds the kicks from other replicas this replica
+	// handles at once (default DefaultMaxKickHandlers). Each waits for a
+	// logout; a kick arriving while all are busy is answered unconfirmed
+	// at once (the kicker gets registry.ErrKickUnconfirmed) and counted in
+	// Metrics.KicksShed. The pub/sub receive loop never waits for a slot.
+	MaxKickHandlers int
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics receives counters (default: counters registered nowhere).
@@ -84,6 +93,12 @@ func (o Options) withDefaults() (Options, error) {
 		if d < 0 {
 			return o, fmt.Errorf("%w: %s is negative", ErrBadOptions, name)
 		}
+	}
+	if o.MaxKickHandlers < 0 {
+		return o, fmt.Errorf("%w: MaxKickHandlers is negative", ErrBadOptions)
+	}
+	if o.MaxKickHandlers == 0 {
+		o.MaxKickHandlers = DefaultMaxKickHandlers
 	}
 	if o.PresenceTTL == 0 {
 		o.PresenceTTL = DefaultPresenceTTL
@@ -133,6 +148,8 @@ type Metrics struct {
 	Sweeps           prometheus.Counter     // dead replicas swept by this replica
 	KicksConfirmed   prometheus.Counter     // cross-replica kicks confirmed
 	KicksUnconfirmed prometheus.Counter     // cross-replica kicks not confirmed in time
+	KicksShed        prometheus.Counter     // kicks from other replicas refused: MaxKickHandlers busy
+	SemaphoresLost   prometheus.Counter     // held semaphore locks found lost (expired or taken over)
 }
 
 func newMetrics() *Metrics {
@@ -150,13 +167,15 @@ func newMetrics() *Metrics {
 		Sweeps:           c("sweeps_total", "Dead replicas swept by this replica."),
 		KicksConfirmed:   c("kicks_confirmed_total", "Cross-replica kicks confirmed by the other replica."),
 		KicksUnconfirmed: c("kicks_unconfirmed_total", "Cross-replica kicks not confirmed in time."),
+		KicksShed:        c("kicks_shed_total", "Kicks from other replicas answered unconfirmed at once because every kick handler was busy."),
+		SemaphoresLost:   c("semaphores_lost_total", "Global semaphore locks this replica held that Redis no longer had (expired or lost with its data)."),
 	}
 }
 
 // NewMetrics creates the counters and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := newMetrics()
-	for _, c := range []prometheus.Collector{m.RedisErrors, m.Unavailable, m.Published, m.Received, m.Sweeps, m.KicksConfirmed, m.KicksUnconfirmed} {
+	for _, c := range []prometheus.Collector{m.RedisErrors, m.Unavailable, m.Published, m.Received, m.Sweeps, m.KicksConfirmed, m.KicksUnconfirmed, m.KicksShed, m.SemaphoresLost} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("redisreg: register metrics: %w", err)
 		}

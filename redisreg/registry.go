@@ -80,8 +80,13 @@ type Registry struct {
 	life   context.Context // cancelled when background work stops
 	cancel context.CancelFunc
 	wake   chan struct{} // asks the refresher for an immediate refresh
-	wg     sync.WaitGroup
-	halted sync.Once
+	// kickSlots holds one token per kick being handled (MaxKickHandlers);
+	// refusals queues the immediate answers to kicks shed when it is full.
+	kickSlots chan struct{}
+	refusals  chan refusal
+	shedding  atomic.Bool // kicks are being shed (logged once per episode)
+	wg        sync.WaitGroup
+	halted    sync.Once
 
 	wmu   sync.Mutex // serialises presence/index writes with the refresh
 	semMu sync.Mutex // serialises semaphore acquire and release
@@ -127,20 +132,22 @@ func New(client redis.UniversalClient, opts Options) (*Registry, error) {
 	return &Registry{
 		nextReq: binary.BigEndian.Uint64(seed[:]) >> 1,
 		c:       client, o: o, k: keys{o.Prefix},
-		log:      o.Logger.With("component", "redisreg", "replica", o.ReplicaID),
-		m:        o.Metrics,
-		locker:   redislock.New(client),
-		fence:    redis.NewScript(fenceLua),
-		claim:    redis.NewScript(claimLua),
-		casdel:   redis.NewScript(casdelLua),
-		life:     life,
-		cancel:   cancel,
-		wake:     make(chan struct{}, 1),
-		channels: make(map[uint16]*localChannel),
-		sessions: make(map[uint32]registry.SessionSnapshot),
-		gens:     make(map[uint32]uint64),
-		sems:     make(map[string]*heldSem),
-		kicks:    make(map[uint64]pendingKick),
+		log:       o.Logger.With("component", "redisreg", "replica", o.ReplicaID),
+		m:         o.Metrics,
+		locker:    redislock.New(client),
+		fence:     redis.NewScript(fenceLua),
+		claim:     redis.NewScript(claimLua),
+		casdel:    redis.NewScript(casdelLua),
+		life:      life,
+		cancel:    cancel,
+		wake:      make(chan struct{}, 1),
+		kickSlots: make(chan struct{}, o.MaxKickHandlers),
+		refusals:  make(chan refusal, o.MaxKickHandlers),
+		channels:  make(map[uint16]*localChannel),
+		sessions:  make(map[uint32]registry.SessionSnapshot),
+		gens:      make(map[uint32]uint64),
+		sems:      make(map[string]*heldSem),
+		kicks:     make(map[uint64]pendingKick),
 	}, nil
 }
 
@@ -179,8 +186,9 @@ func (r *Registry) Start(ctx context.Context) error {
 		return err
 	}
 	msgs := ps.Channel(redis.WithChannelSize(4096))
-	r.wg.Add(4)
+	r.wg.Add(5)
 	go r.receiveLoop(msgs)
+	go r.refusalLoop()
 	go r.refreshLoop()
 	go r.healthLoop()
 	go r.sweepLoop()
