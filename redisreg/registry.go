@@ -100,7 +100,8 @@ type Registry struct {
 	gens     map[uint32]uint64                   // registration of each session (SessionOnline's count)
 	nextGen  uint64
 	sems     map[string]*heldSem
-	kicks    map[uint64]pendingKick // pending kick acks by request ID
+	lostSems map[string]registry.Holder // semaphores found lost, until their holder learns it
+	kicks    map[uint64]pendingKick     // pending kick acks by request ID
 	nextReq  uint64
 }
 
@@ -147,6 +148,7 @@ func New(client redis.UniversalClient, opts Options) (*Registry, error) {
 		sessions:  make(map[uint32]registry.SessionSnapshot),
 		gens:      make(map[uint32]uint64),
 		sems:      make(map[string]*heldSem),
+		lostSems:  make(map[string]registry.Holder),
 		kicks:     make(map[uint64]pendingKick),
 	}, nil
 }
@@ -228,9 +230,10 @@ func (r *Registry) Close(ctx context.Context) error {
 	r.mu.Lock()
 	sems := r.sems
 	r.sems = make(map[string]*heldSem)
+	clear(r.lostSems)
 	r.mu.Unlock()
 	for _, h := range sems {
-		r.releaseLock(ctx, h)
+		_ = r.releaseLock(ctx, h)
 	}
 	r.semMu.Unlock()
 

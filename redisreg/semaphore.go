@@ -37,9 +37,13 @@ func sameHolder(a, b registry.Holder) bool {
 // AcquireSemaphore takes the cluster-wide semaphore name for h (an empty
 // h.ReplicaID means this replica) with a redislock lock of LockTTL, kept
 // alive by the refresher, and a fencing token from fence.lua, issued only
-// while the lock is still this holder's. If h already holds it, its lease is
-// returned. If another holder has it the error is a
-// *registry.SemaphoreHeldError naming it (read from the lock's metadata).
+// while the lock is still this holder's. If h already holds it and Redis
+// still has its lock, its lease is returned (also when Redis cannot be
+// asked). If that lock was lost (expired, or gone with Redis's data), the
+// loss is logged and counted and the semaphore is acquired afresh: the new
+// lease has a higher token, so writes fenced with the old one are refused.
+// If another holder has it the error is a *registry.SemaphoreHeldError
+// naming it (read from the lock's metadata).
 func (r *Registry) AcquireSemaphore(ctx context.Context, name string, h registry.Holder) (registry.SemaphoreLease, error) {
 	var none registry.SemaphoreLease
 	if name == "" || len(name) > maxSemName {
@@ -60,11 +64,14 @@ func (r *Registry) AcquireSemaphore(ctx context.Context, name string, h registry
 	r.mu.Lock()
 	held, ok := r.sems[name]
 	r.mu.Unlock()
+	if ok && !sameHolder(held.lease.Holder, h) {
+		return none, &registry.SemaphoreHeldError{Name: name, Holder: held.lease.Holder}
+	}
 	if ok {
-		if sameHolder(held.lease.Holder, h) {
+		if !r.lockLost(ctx, held) {
 			return held.lease, nil
 		}
-		return none, &registry.SemaphoreHeldError{Name: name, Holder: held.lease.Holder}
+		r.semLost(held, "acquire")
 	}
 	if err := r.ready(what); err != nil {
 		return none, err
@@ -95,8 +102,47 @@ func (r *Registry) AcquireSemaphore(ctx context.Context, name string, h registry
 	lease := registry.SemaphoreLease{Name: name, Token: token, Holder: h}
 	r.mu.Lock()
 	r.sems[name] = &heldSem{lock: lock, lease: lease}
+	delete(r.lostSems, name)
 	r.mu.Unlock()
 	return lease, nil
+}
+
+// lockLost reports whether Redis no longer has h's lock. When Redis cannot
+// be asked (down, or the call fails) it reports false: the lock is then
+// presumed held until the refresher learns otherwise.
+func (r *Registry) lockLost(ctx context.Context, h *heldSem) bool {
+	if r.down.Load() {
+		return false
+	}
+	octx, cancel := r.opCtx(ctx)
+	defer cancel()
+	ttl, err := h.lock.TTL(octx)
+	if err != nil {
+		_ = r.fail(ctx, err, "check semaphore lock")
+		return false
+	}
+	return ttl == 0
+}
+
+// semLost records that Redis lost h's lock (found by op): it logs at warn,
+// counts it, and forgets the lease, remembering the loss for the holder's
+// next ReleaseSemaphore. The holder's fencing token is stale from now on.
+func (r *Registry) semLost(h *heldSem, op string) {
+	hd := h.lease.Holder
+	r.mu.Lock()
+	mine := r.sems[h.lease.Name] == h
+	if mine {
+		delete(r.sems, h.lease.Name)
+		r.lostSems[h.lease.Name] = hd
+	}
+	r.mu.Unlock()
+	if !mine {
+		return // released, or already found lost, meanwhile
+	}
+	r.m.SemaphoresLost.Inc()
+	r.log.Warn("semaphore lock lost; its holder no longer holds it and its fencing token is stale",
+		"name", h.lease.Name, "char", hd.CharID, "channel", hd.ChannelID, "holder_replica", hd.ReplicaID,
+		"token", h.lease.Token, "found_by", op)
 }
 
 // fenceToken runs fence.lua for the lock value.
@@ -132,8 +178,13 @@ func (r *Registry) heldBy(ctx context.Context, name string) error {
 	return &registry.SemaphoreHeldError{Name: name, Holder: h}
 }
 
-// ReleaseSemaphore frees name if h holds it here; otherwise it fails with
-// an error wrapping registry.ErrNotHolder.
+// ReleaseSemaphore frees name if h holds it here and returns nil; otherwise
+// it fails with an error wrapping registry.ErrNotHolder. A semaphore whose
+// lock Redis lost (expired, or gone with Redis's data) is not held: its
+// release fails with registry.ErrNotHolder, and the first such release
+// after the loss also wraps ErrLockLost. Releasing never frees a lock that
+// another holder has taken since. If Redis cannot be reached the lease is
+// dropped here, nil is returned and the lock expires after LockTTL.
 func (r *Registry) ReleaseSemaphore(ctx context.Context, name string, h registry.Holder) error {
 	if h.ReplicaID == "" {
 		h.ReplicaID = r.o.ReplicaID
@@ -141,6 +192,7 @@ func (r *Registry) ReleaseSemaphore(ctx context.Context, name string, h registry
 	if r.isClosed() {
 		return fmt.Errorf("redisreg: release semaphore %q: %w", name, registry.ErrClosed)
 	}
+	what := fmt.Sprintf("redisreg: release semaphore %q by character %d", name, h.CharID)
 	r.semMu.Lock()
 	defer r.semMu.Unlock()
 	r.mu.Lock()
@@ -148,11 +200,24 @@ func (r *Registry) ReleaseSemaphore(ctx context.Context, name string, h registry
 	if ok && sameHolder(held.lease.Holder, h) {
 		delete(r.sems, name)
 	}
-	r.mu.Unlock()
-	if !ok || !sameHolder(held.lease.Holder, h) {
-		return fmt.Errorf("redisreg: release semaphore %q by character %d: %w", name, h.CharID, registry.ErrNotHolder)
+	lostBy, lost := r.lostSems[name]
+	lost = lost && !ok && sameHolder(lostBy, h)
+	if lost {
+		delete(r.lostSems, name)
 	}
-	r.releaseLock(ctx, held)
+	r.mu.Unlock()
+	if lost {
+		return fmt.Errorf("%s: %w: %w", what, ErrLockLost, registry.ErrNotHolder)
+	}
+	if !ok || !sameHolder(held.lease.Holder, h) {
+		return fmt.Errorf("%s: %w", what, registry.ErrNotHolder)
+	}
+	if !r.releaseLock(ctx, held) {
+		r.m.SemaphoresLost.Inc()
+		r.log.Warn("semaphore lock lost before its release; its fencing token was stale",
+			"name", name, "char", h.CharID, "channel", h.ChannelID, "holder_replica", h.ReplicaID, "token", held.lease.Token)
+		return fmt.Errorf("%s: %w: %w", what, ErrLockLost, registry.ErrNotHolder)
+	}
 	return nil
 }
 
@@ -178,24 +243,38 @@ func (r *Registry) releaseWhere(ctx context.Context, match func(registry.Holder)
 			delete(r.sems, name)
 		}
 	}
+	for name, h := range r.lostSems {
+		if match(h) {
+			delete(r.lostSems, name)
+		}
+	}
 	r.mu.Unlock()
 	for _, h := range rel {
-		r.releaseLock(ctx, h)
+		_ = r.releaseLock(ctx, h)
 	}
 }
 
 // releaseLock releases a lock in Redis, best-effort: on failure it expires
-// after LockTTL.
-func (r *Registry) releaseLock(ctx context.Context, h *heldSem) {
+// after LockTTL. It reports false only if Redis answered that the lock was
+// no longer h's (lost); redislock compares the token, so another holder's
+// lock is never freed.
+func (r *Registry) releaseLock(ctx context.Context, h *heldSem) bool {
 	octx, cancel := r.opCtx(ctx)
 	defer cancel()
-	if err := h.lock.Release(octx); err != nil && !errors.Is(err, redislock.ErrLockNotHeld) {
+	err := h.lock.Release(octx)
+	switch {
+	case errors.Is(err, redislock.ErrLockNotHeld):
+		return false
+	case err != nil:
 		r.log.Warn("semaphore release failed; it expires", "name", h.lease.Name, "err", r.fail(ctx, err, "release semaphore"))
 	}
+	return true
 }
 
 // refreshSems extends every held lock by LockTTL. A lock found lost is
-// dropped (its holder's fencing token is then stale).
+// dropped, logged and counted (see semLost): its holder's fencing token is
+// stale, its next ReleaseSemaphore fails with ErrNotHolder and its next
+// AcquireSemaphore takes a new lease.
 func (r *Registry) refreshSems(ctx context.Context) {
 	r.mu.Lock()
 	held := make([]*heldSem, 0, len(r.sems))
@@ -209,12 +288,7 @@ func (r *Registry) refreshSems(ctx context.Context) {
 		cancel()
 		switch {
 		case errors.Is(err, redislock.ErrNotObtained):
-			r.log.Error("semaphore lock lost", "name", h.lease.Name, "char", h.lease.Holder.CharID)
-			r.mu.Lock()
-			if r.sems[h.lease.Name] == h {
-				delete(r.sems, h.lease.Name)
-			}
-			r.mu.Unlock()
+			r.semLost(h, "refresh")
 		case err != nil:
 			_ = r.fail(ctx, err, "refresh semaphore")
 			return
