@@ -149,7 +149,7 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, CodeExists, "username or character name already taken")
 		return
 	default:
-		h.storeFailure(w, "create account", err)
+		h.storeFailure(w, "create_account", err)
 		return
 	}
 	h.log.Info("account created", "account_id", accID, "char_id", charID)
@@ -192,7 +192,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	token, expires, err := h.cfg.Store.CreateSignSession(ctx, acc.ID, ch.ID, h.cfg.ReplicaID, h.cfg.TokenTTL)
 	cancel()
 	if err != nil {
-		h.storeFailure(w, "create sign session", err)
+		h.storeFailure(w, "create_sign_session", err)
 		return
 	}
 	ctx, cancel = context.WithTimeout(r.Context(), h.cfg.Timeout)
@@ -245,11 +245,18 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ready\n")
 }
 
-// storeFailure answers a store error: 503 when the database is unreachable
-// (or the call timed out), 500 otherwise; the detail is logged, not sent.
+// storeFailure answers a store error of op: 503 when the database is
+// unreachable (or the call timed out), 500 otherwise; the detail is logged,
+// not sent, and the failure counted by op and kind.
 func (h *Handler) storeFailure(w http.ResponseWriter, op string, err error) {
-	h.log.Error("sign-in store call failed", "op", op, "err", err)
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	unavailable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+	kind := StoreErrOther
+	if unavailable {
+		kind = StoreErrUnavailable
+	}
+	h.storeErrors.WithLabelValues(op, kind).Inc()
+	h.log.Error("sign-in store call failed", "op", op, "kind", kind, "err", err)
+	if unavailable {
 		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, MsgUnavailable)
 		return
 	}

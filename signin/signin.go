@@ -30,6 +30,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/store"
 )
@@ -96,16 +98,58 @@ type Config struct {
 	// Timeout bounds each store call (and the channel listing) on its own;
 	// 0 means 10 seconds.
 	Timeout time.Duration
+	// Registerer, if non-nil, gets the handler's metrics (nil: they are
+	// kept but not exported):
+	//
+	//	guildhall_signin_store_errors_total{op,kind}
+	//
+	// counts failed store calls of account creation and sign-in, by op
+	// (create_account, authenticate, create_sign_session) and kind
+	// (StoreErrUnavailable: the database was unreachable or the call timed
+	// out, answered 503; StoreErrOther: anything else, answered 500). The
+	// expected answers (a taken name, bad credentials) are not failures.
+	// Handlers sharing a Registerer share the counter.
+	Registerer prometheus.Registerer
+}
+
+// Kinds of store failure, the kind label of guildhall_signin_store_errors_total.
+const (
+	StoreErrUnavailable = "unavailable"
+	StoreErrOther       = "other"
+)
+
+// newStoreErrors creates the store failure counter and registers it with
+// reg (if non-nil), reusing one already registered there.
+func newStoreErrors(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "guildhall", Subsystem: "signin", Name: "store_errors_total",
+		Help: "Failed store calls of account creation and sign-in, by operation and kind (unavailable or other).",
+	}, []string{"op", "kind"})
+	if reg == nil {
+		return v, nil
+	}
+	if err := reg.Register(v); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("signin: register metrics: %w", err)
+	}
+	return v, nil
 }
 
 // Handler serves the API. It is safe for concurrent use.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg         Config
+	log         *slog.Logger
+	mux         *http.ServeMux
+	storeErrors *prometheus.CounterVec // by op and kind
 }
 
-// NewHandler returns the API handler, or an error naming a missing field.
+// NewHandler returns the API handler, or an error naming a missing field
+// or saying why its metrics could not be registered with cfg.Registerer.
 func NewHandler(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Store == nil:
@@ -120,7 +164,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	storeErrors, err := newStoreErrors(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), storeErrors: storeErrors}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
