@@ -114,6 +114,18 @@ type Options struct {
 	Stdout io.Writer
 	// Logger receives the harness's own events; nil discards them.
 	Logger *slog.Logger
+	// MaxPlayers is the capacity (max_players) of every channel; 0 keeps
+	// the configuration default (config.DefaultMaxPlayers). At most
+	// config.MaxMaxPlayers.
+	MaxPlayers int
+	// Env is extra environment for the replica processes (and `guildhall
+	// migrate`), each entry "KEY=value", e.g. "GUILDHALL_PPROF=1". It is
+	// added after the inherited environment, from which DATABASE_URL,
+	// REDIS_URL and GUILDHALL_* are removed; an entry without "=" is
+	// rejected with ErrBadOptions. Variables that override the
+	// configuration file (see config's environment overrides) override it
+	// here too.
+	Env []string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -133,6 +145,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ChannelsPerReplica == 0 {
 		o.ChannelsPerReplica = DefaultChannelsPerReplica
 	}
+	if o.MaxPlayers < 0 || o.MaxPlayers > config.MaxMaxPlayers {
+		return o, fmt.Errorf("%w: MaxPlayers %d outside 0..%d", ErrBadOptions, o.MaxPlayers, config.MaxMaxPlayers)
+	}
+	for _, kv := range o.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return o, fmt.Errorf("%w: Env entry %q is not KEY=value", ErrBadOptions, kv)
+		}
+	}
+	o.Env = append([]string(nil), o.Env...)
 	if o.Replicas*o.ChannelsPerReplica > 65535 {
 		return o, fmt.Errorf("%w: %d replicas x %d channels exceeds 65535 channel IDs", ErrBadOptions, o.Replicas, o.ChannelsPerReplica)
 	}
@@ -264,7 +285,7 @@ func (c *Cluster) migrate(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, MigrateTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.opts.Binary, "migrate", "-config", c.replicas[0].cfgPath)
-	cmd.Env = append(childEnv(), config.EnvDatabaseURL+"="+c.dbURL)
+	cmd.Env = append(c.childEnv(), config.EnvDatabaseURL+"="+c.dbURL)
 	cmd.Dir = c.opts.Dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -408,6 +429,7 @@ func (c *Cluster) newReplica(i int) (*Replica, error) {
 			ID:         chID,
 			Name:       fmt.Sprintf("Channel %d", chID),
 			Port:       port,
+			MaxPlayers: c.opts.MaxPlayers,
 			TownStages: []string{"town"},
 		})
 		r.channels = append(r.channels, ChannelAddr{

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -78,7 +79,10 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out syncBuffer
-	c, err := Start(ctx, Options{Replicas: 2, ChannelsPerReplica: 2, Binary: bin, Dir: t.TempDir(), Stdout: &out})
+	c, err := Start(ctx, Options{
+		Replicas: 2, ChannelsPerReplica: 2, Binary: bin, Dir: t.TempDir(), Stdout: &out,
+		MaxPlayers: 7, Env: []string{"GUILDHALL_PPROF=1"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +116,19 @@ func TestClusterLifecycle(t *testing.T) {
 	if len(seen) != 4 {
 		t.Fatalf("channels %v, want 4 distinct", seen)
 	}
+	// Options.Env reached the replicas: pprof is served only with
+	// GUILDHALL_PPROF=1.
+	mustStatus(t, c.Replica(0).HTTPBase()+"/debug/pprof/", http.StatusOK)
+	// Options.MaxPlayers is every channel's capacity.
+	chans := channelList(t, c.Replica(0).HTTPBase())
+	if len(chans) != 4 {
+		t.Fatalf("channel list %+v, want 4 channels", chans)
+	}
+	for _, ch := range chans {
+		if ch.MaxPlayers != 7 {
+			t.Fatalf("channel %d max_players %d, want 7", ch.ID, ch.MaxPlayers)
+		}
+	}
 
 	r := c.Replica(1)
 	if err := r.Kill9(); err != nil {
@@ -138,6 +155,81 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "["+c.Replica(0).ID()+"] ") {
 		t.Fatalf("Stdout has no line prefixed with the replica ID; got %.500q", out.String())
+	}
+}
+
+type listedChannel struct {
+	ID         uint16 `json:"id"`
+	MaxPlayers int    `json:"max_players"`
+}
+
+// channelList reads GET /v1/channels, waiting (bounded) until every
+// replica's channels are listed.
+func channelList(t *testing.T, base string) []listedChannel {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/v1/channels")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Channels []listedChannel `json:"channels"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("decode channel list: %v", err)
+		}
+		if len(body.Channels) >= 4 || time.Now().After(deadline) {
+			return body.Channels
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestEnvAndMaxPlayersValidated(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{Binary: bin, Dir: dir, MaxPlayers: -1},
+		{Binary: bin, Dir: dir, MaxPlayers: 70000},
+		{Binary: bin, Dir: dir, Env: []string{"NOEQUALS"}},
+		{Binary: bin, Dir: dir, Env: []string{"=x"}},
+	} {
+		if _, err := Start(context.Background(), o); !errors.Is(err, ErrBadOptions) {
+			t.Fatalf("Start(%+v): %v, want ErrBadOptions", o, err)
+		}
+	}
+}
+
+// The replicas' environment drops overrides inherited from this process
+// and adds Options.Env after them.
+func TestChildEnv(t *testing.T) {
+	t.Setenv("GUILDHALL_REPLICA_ID", "inherited")
+	t.Setenv("REDIS_URL", "redis://inherited")
+	t.Setenv("LC_TEST_KEEP", "kept")
+	c := &Cluster{opts: Options{Env: []string{"GUILDHALL_PPROF=1", "LC_TEST_KEEP=over"}}}
+	env := c.childEnv()
+	last := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		last[k] = v
+	}
+	if _, ok := last["GUILDHALL_REPLICA_ID"]; ok {
+		t.Fatal("inherited GUILDHALL_REPLICA_ID passed to replicas")
+	}
+	if _, ok := last["REDIS_URL"]; ok {
+		t.Fatal("inherited REDIS_URL passed to replicas")
+	}
+	if last["GUILDHALL_PPROF"] != "1" {
+		t.Fatalf("Options.Env GUILDHALL_PPROF missing: %q", last["GUILDHALL_PPROF"])
+	}
+	if last["LC_TEST_KEEP"] != "over" {
+		t.Fatalf("Options.Env does not come after the inherited environment: LC_TEST_KEEP=%q", last["LC_TEST_KEEP"])
 	}
 }
 

@@ -106,7 +106,7 @@ func (r *Replica) spawn() error {
 	}
 	cmd := exec.Command(r.c.opts.Binary, "serve", "-config", r.cfgPath)
 	cmd.Dir = r.c.opts.Dir
-	cmd.Env = childEnv()
+	cmd.Env = r.c.childEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out io.Writer = logf
 	if r.c.opts.Stdout != nil {
@@ -257,8 +257,15 @@ func (r *Replica) Resume() error {
 
 // childEnv is this process's environment without the variables that
 // override a replica's configuration file (DATABASE_URL, REDIS_URL,
-// GUILDHALL_*): the file written by the cluster is authoritative.
-func childEnv() []string {
+// GUILDHALL_*): the file written by the cluster is authoritative. Then
+// Options.Env.
+func (c *Cluster) childEnv() []string {
+	return append(inheritedEnv(), c.opts.Env...)
+}
+
+// inheritedEnv is this process's environment without DATABASE_URL,
+// REDIS_URL and GUILDHALL_*.
+func inheritedEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "DATABASE_URL=") || strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "GUILDHALL_") {

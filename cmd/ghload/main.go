@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +37,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/guildhall/guildhall/config"
 	"github.com/guildhall/guildhall/loadgen"
 	"github.com/guildhall/guildhall/localcluster"
 	"github.com/guildhall/guildhall/pgstore"
@@ -192,6 +190,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// envPprof is app.EnvPprof (not imported: ghload does not link the server).
+const envPprof = "GUILDHALL_PPROF"
+
 // spawnOptions are the -spawn flags.
 type spawnOptions struct {
 	replicas, channels int
@@ -235,17 +236,9 @@ func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr 
 	} else if abs, err := filepath.Abs(bin); err == nil {
 		bin = abs
 	}
+	var env []string
 	if o.pprof {
-		// localcluster gives replicas a clean environment (no GUILDHALL_*),
-		// so a wrapper script sets the variable and execs the binary (same
-		// PID).
-		w := filepath.Join(dir, "guildhall-pprof.sh")
-		script := "#!/bin/sh\nGUILDHALL_PPROF=1 exec " + shellQuote(bin) + " \"$@\"\n"
-		if err := os.WriteFile(w, []byte(script), 0o755); err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("pprof wrapper: %w", err)
-		}
-		bin = w
+		env = append(env, envPprof+"=1")
 	}
 	fmt.Fprintf(stderr, "ghload: starting %d replicas (redis-server, PostgreSQL) in %s\n", o.replicas, dir)
 	cl, err := localcluster.Start(ctx, localcluster.Options{
@@ -255,6 +248,8 @@ func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr 
 		Dir:                dir,
 		LogLevel:           "warn",
 		Logger:             log,
+		MaxPlayers:         o.maxPlayers,
+		Env:                env,
 	})
 	if err != nil {
 		cleanup()
@@ -266,56 +261,7 @@ func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr 
 			fmt.Fprintf(stderr, "ghload: stop cluster: %v\n", err)
 		}
 	})
-	if o.maxPlayers != config.DefaultMaxPlayers {
-		// localcluster writes channels with the default capacity (100): set
-		// max_players in each replica's file and restart it (no session is
-		// connected yet).
-		for i := 0; i < cl.Replicas(); i++ {
-			if err := setMaxPlayers(ctx, cl.Replica(i), o.maxPlayers); err != nil {
-				cleanup()
-				return nil, nil, err
-			}
-		}
-		fmt.Fprintf(stderr, "ghload: channels restarted with max_players %d\n", o.maxPlayers)
-	}
 	return cl, cleanup, nil
-}
-
-// setMaxPlayers stops r, rewrites max_players of its channels in its
-// configuration file, and starts it again.
-func setMaxPlayers(ctx context.Context, r *localcluster.Replica, n int) error {
-	if err := r.Term(); err != nil {
-		return fmt.Errorf("stop %s: %w", r.ID(), err)
-	}
-	data, err := os.ReadFile(r.ConfigPath())
-	if err != nil {
-		return fmt.Errorf("read %s config: %w", r.ID(), err)
-	}
-	var c config.Config
-	if err := json.Unmarshal(data, &c); err != nil {
-		return fmt.Errorf("decode %s config: %w", r.ID(), err)
-	}
-	for i := range c.Channels {
-		c.Channels[i].MaxPlayers = n
-	}
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("%s config with max_players %d: %w", r.ID(), n, err)
-	}
-	if data, err = json.MarshalIndent(&c, "", "  "); err != nil {
-		return fmt.Errorf("encode %s config: %w", r.ID(), err)
-	}
-	if err := os.WriteFile(r.ConfigPath(), data, 0o600); err != nil {
-		return fmt.Errorf("write %s config: %w", r.ID(), err)
-	}
-	if err := r.Start(ctx); err != nil {
-		return fmt.Errorf("restart %s: %w", r.ID(), err)
-	}
-	return nil
-}
-
-// shellQuote quotes s for /bin/sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // raiseNoFile raises the soft limit of open files to the hard limit: 10,000
