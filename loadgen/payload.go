@@ -40,9 +40,13 @@ func (p *Payload) Put(b []byte) {
 	binary.BigEndian.PutUint16(b[30:], 0)
 }
 
-// ParsePayload decodes a load payload; errNotLoad if b is not one.
+// ParsePayload decodes a load payload. b comes from the network: anything
+// that is not exactly what Put writes in its first PayloadSize bytes (too
+// short, another magic, non-zero reserved bytes) is refused with an error
+// (errNotLoad), never a panic. Bytes past PayloadSize (padding) are ignored.
+// What it accepts, Put encodes back to the same PayloadSize bytes.
 func ParsePayload(b []byte) (Payload, error) {
-	if len(b) < PayloadSize || binary.BigEndian.Uint32(b) != payloadMagic {
+	if len(b) < PayloadSize || binary.BigEndian.Uint32(b) != payloadMagic || binary.BigEndian.Uint16(b[30:]) != 0 {
 		return Payload{}, errNotLoad
 	}
 	return Payload{
