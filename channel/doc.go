@@ -33,7 +33,10 @@
 // Logout runs exactly once per logged-in session, in its receive goroutine,
 // whatever ended the session (client Logout, idle timeout, read error, kick,
 // shutdown, slow consumer, panic): leave the stage, drop reservations,
-// release local semaphores, registry.ReleaseAll, registry.SessionOffline,
-// Store.SaveCharacter with retries bounded by Config.SaveTimeout; then the
-// session's loggedOut channel is closed (Disconnect waits on it).
+// release local semaphores, registry.ReleaseAll, Store.SaveCharacter with
+// retries bounded by Config.SaveTimeout, and only then
+// registry.SessionOffline and removal from Server.byChar; then the
+// session's loggedOut channel is closed (Disconnect waits on it). Until the
+// save is done the character is still present, so a login elsewhere kicks
+// this session and waits for the save before loading the character.
 package channel

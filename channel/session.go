@@ -531,9 +531,10 @@ func (s *session) logout(reason string) {
 		}
 		s.leaveStage(ctx)
 		s.dropReservations(ctx)
+		// Semaphores are released before the save: other players waiting
+		// for them need not wait for a slow store too.
 		srv.releaseLocalAll(s)
 		srv.reg.ReleaseAll(ctx, s.charID)
-		srv.reg.SessionOffline(ctx, s.charID, srv.cfg.ID)
 		if s.loaded {
 			save := store.CharacterSave{CharID: s.charID, Playtime: srv.now().Sub(s.playSince), LastStage: lastStage}
 			if err := s.saveWithRetry(save); err != nil {
@@ -541,6 +542,15 @@ func (s *session) logout(reason string) {
 				s.log.Error("logout save failed", "err", err)
 			}
 		}
+		// The presence goes only after the save: until then a login of
+		// the same character elsewhere finds it and kicks this session,
+		// which makes it wait (Disconnect waits on loggedOut) for the save
+		// before it loads the character. The session also stays in
+		// byChar (removed by the deferred call above) for that Disconnect.
+		// A fresh context: the save may have used up requestTimeout.
+		octx, ocancel := context.WithTimeout(context.Background(), requestTimeout)
+		srv.reg.SessionOffline(octx, s.charID, srv.cfg.ID)
+		ocancel()
 		s.log.Info("logout", "reason", reason)
 	})
 }
