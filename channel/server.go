@@ -77,7 +77,11 @@ type Server struct {
 	lnClosed bool                  // the listener was closed by Drain or Shutdown
 	conns    map[*session]struct{} // every open connection, handshaking or not
 	byChar   map[uint32]*session   // logged-in sessions
-	admitted int                   // sessions past the MaxPlayers check
+	// logins holds the sessions claiming their character's presence
+	// (registry.SessionOnline in progress, not yet in byChar), so that
+	// Disconnect can cancel them.
+	logins   map[uint32]map[*session]struct{}
+	admitted int // sessions past the MaxPlayers check
 	stages   map[string]*stage
 	emptyCh  chan struct{} // closed when conns becomes empty (Drain waits on it)
 
@@ -122,6 +126,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		done:       make(chan struct{}),
 		conns:      make(map[*session]struct{}),
 		byChar:     make(map[uint32]*session),
+		logins:     make(map[uint32]map[*session]struct{}),
 		stages:     make(map[string]*stage),
 		semas:      make(map[string]*localSema),
 	}
@@ -367,23 +372,67 @@ func (s *Server) Deliver(charIDs []uint32, frame []byte) []uint32 {
 	return out
 }
 
+// loginKey is the context key under which a session's handshake passes
+// itself to registry.SessionOnline, so that the Disconnect that call makes
+// on this server (a duplicate login on the same channel) spares it.
+type loginKey struct{}
+
+// addLogin records sess as claiming its character; call with mu held.
+func (s *Server) addLogin(sess *session) {
+	m := s.logins[sess.charID]
+	if m == nil {
+		m = make(map[*session]struct{})
+		s.logins[sess.charID] = m
+	}
+	m[sess] = struct{}{}
+}
+
+// removeLogin forgets sess's claim, if any; call with mu held.
+func (s *Server) removeLogin(sess *session) {
+	if m := s.logins[sess.charID]; m != nil {
+		delete(m, sess)
+		if len(m) == 0 {
+			delete(s.logins, sess.charID)
+		}
+	}
+}
+
 // Disconnect closes the character's session (telling it reason with
 // wire.Kicked) and waits until its logout, save included, is done or ctx
-// ends. It reports whether the character was online here.
+// ends. A login of the character still claiming its presence here (inside
+// registry.SessionOnline) is cancelled the same way: it is told Kicked and
+// closed without loading the character, and Disconnect waits for it to end
+// too, so a registry that has already recorded that login's presence can
+// drop it safely. The one exception is the login whose own SessionOnline
+// made this call (its context says so): it is the one kicking. Disconnect
+// reports whether the character was online or logging in here.
 func (s *Server) Disconnect(ctx context.Context, charID uint32, reason string) (bool, error) {
+	self, _ := ctx.Value(loginKey{}).(*session)
 	s.mu.Lock()
-	sess := s.byChar[charID]
+	var targets []*session
+	if sess := s.byChar[charID]; sess != nil {
+		targets = append(targets, sess)
+	}
+	for sess := range s.logins[charID] {
+		if sess != self {
+			targets = append(targets, sess)
+		}
+	}
 	s.mu.Unlock()
-	if sess == nil {
+	if len(targets) == 0 {
 		return false, nil
 	}
-	sess.close(reason, closeKick)
-	select {
-	case <-sess.loggedOut:
-		return true, nil
-	case <-ctx.Done():
-		return true, fmt.Errorf("channel %d: disconnect %d: logout not finished: %w", s.cfg.ID, charID, ctx.Err())
+	for _, sess := range targets {
+		sess.close(reason, closeKick)
 	}
+	for _, sess := range targets {
+		select {
+		case <-sess.loggedOut:
+		case <-ctx.Done():
+			return true, fmt.Errorf("channel %d: disconnect %d: logout not finished: %w", s.cfg.ID, charID, ctx.Err())
+		}
+	}
+	return true, nil
 }
 
 // Sessions returns snapshots of logged-in sessions passing f, sorted by

@@ -69,6 +69,7 @@ type session struct {
 	stageID     string
 	guildID     uint32
 	closeReason string
+	cancelClaim context.CancelFunc // cancels registry.SessionOnline in progress
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -106,6 +107,14 @@ func (s *session) close(reason string, mode closeMode) bool {
 		}
 		s.q.close()
 		close(s.closing)
+		// After closing: a handshake that sets cancelClaim later sees
+		// closing and cancels itself.
+		s.mu.Lock()
+		cancel := s.cancelClaim
+		s.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
 	})
 	if mode == closeNow {
 		_ = s.conn.Close()
@@ -296,6 +305,11 @@ func (s *session) run() {
 
 func (s *session) finish() {
 	s.close("connection closed", closeFlush)
+	if s.charID != 0 {
+		s.srv.mu.Lock()
+		s.srv.removeLogin(s) // a panic may have skipped the handshake's removal
+		s.srv.mu.Unlock()
+	}
 	s.logout(s.reason())
 	if s.admitted {
 		s.srv.mu.Lock()
@@ -312,6 +326,13 @@ func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
 	s.log.Info("login refused", "char", s.charID, "code", code.String(), "reason", msg)
 	s.replyErr(reqID, code, msg)
 	s.close("login refused: "+msg, closeFlush)
+}
+
+// loginCancelled counts and logs a login closed (kicked, shut down) while
+// it claimed its presence; the client was told why by session.close.
+func (s *session) loginCancelled() {
+	s.srv.met.add(mHandshakesRefused, 1)
+	s.log.Info("login cancelled while claiming presence", "reason", s.reason())
 }
 
 func (s *session) handshake() bool {
@@ -387,10 +408,31 @@ func (s *session) handshake() bool {
 	s.charID, s.name = ss.CharID, truncate(ss.CharName, wire.MaxName)
 	s.log = s.log.With("char", s.charID)
 
-	kctx, kcancel := context.WithTimeout(srv.baseCtx, srv.cfg.KickTimeout)
+	// From here until the session is in byChar (or ends) Disconnect finds
+	// it in srv.logins: a kick arriving once the registry has recorded the
+	// presence, before SessionOnline returns, cancels this login instead of
+	// being told the character is not here.
+	kctx, kcancel := context.WithTimeout(context.WithValue(srv.baseCtx, loginKey{}, s), srv.cfg.KickTimeout)
+	defer kcancel()
+	srv.mu.Lock()
+	srv.addLogin(s)
+	srv.mu.Unlock()
+	s.mu.Lock()
+	s.cancelClaim = kcancel
+	s.mu.Unlock()
+	if s.isClosing() {
+		kcancel()
+	}
 	err = srv.reg.SessionOnline(kctx, s.snapshot())
 	kcancel()
 	if err != nil {
+		srv.mu.Lock()
+		srv.removeLogin(s)
+		srv.mu.Unlock()
+		if s.isClosing() {
+			s.loginCancelled()
+			return false
+		}
 		srv.met.add(mRegistryErrors, 1)
 		s.log.Warn("login: presence claim failed", "err", err)
 		msg := "cannot register presence now; try again"
@@ -402,8 +444,10 @@ func (s *session) handshake() bool {
 	}
 	s.claimed = true
 	srv.mu.Lock()
+	srv.removeLogin(s)
 	if s.isClosing() {
 		srv.mu.Unlock()
+		s.loginCancelled()
 		return false
 	}
 	srv.byChar[s.charID] = s
