@@ -372,7 +372,7 @@ func (s *session) handshake() bool {
 	switch {
 	case srv.draining:
 		srv.mu.Unlock()
-		s.refuse(f.ReqID, wire.CodeDraining, "channel is draining; connect to another channel")
+		s.refuseDraining(f.ReqID) // names another channel to reconnect to
 		return false
 	case srv.admitted >= srv.cfg.MaxPlayers:
 		srv.mu.Unlock()
