@@ -50,13 +50,19 @@ func (s *session) onCast(reqID uint32, m *wire.Cast) {
 		}
 		found = uint64(len(ids))
 	case wire.ScopeGuild:
-		gid := s.guild()
+		// The store, not the cached guild: membership may have changed
+		// through another player's action on another channel.
+		ctx, cancel := s.reqCtx()
+		defer cancel()
+		gid, err := s.currentGuild(ctx)
+		if err != nil {
+			s.failStore(reqID, "load character", err)
+			return
+		}
 		if gid == 0 {
 			s.replyErr(reqID, wire.CodeNotFound, "not in a guild")
 			return
 		}
-		ctx, cancel := s.reqCtx()
-		defer cancel()
 		g, err := srv.store.Guild(ctx, gid)
 		if err != nil {
 			s.failStore(reqID, "guild", err)
