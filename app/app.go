@@ -58,7 +58,7 @@ func Module(cfg *config.Config) fx.Option {
 		MetricsModule(),
 		StoreModule(),
 		RegistryModule(),
-		HTTPModule,
+		HTTPModule(),
 		ChannelsModule(),
 		// Construct HTTP before channels so its hooks start first and stop
 		// last: /readyz reports the drain.

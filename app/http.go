@@ -23,7 +23,7 @@ import (
 
 // HTTPModule provides *HTTPServer: the sign-in API, /livez, /readyz and
 // /metrics on http.addr, plus /debug/pprof/ when EnvPprof is "1".
-var HTTPModule = fx.Module("http", fx.Provide(NewHTTPServer))
+func HTTPModule() fx.Option { return fx.Module("http", fx.Provide(NewHTTPServer)) }
 
 // EnvPprof names the environment variable that, when set to "1", adds Go's
 // net/http/pprof handlers under /debug/pprof/ on the HTTP API address. It is
@@ -78,6 +78,8 @@ func NewHTTPServer(p HTTPParams) (*HTTPServer, error) {
 		Ready:     p.Readiness.Check,
 		Metrics:   promhttp.HandlerFor(p.Prom, promhttp.HandlerOpts{Registry: p.Prom}),
 		Logger:    log,
+		// The sign-in store-error counter goes where the other metrics are.
+		Registerer: p.Prom,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
