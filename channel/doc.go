@@ -20,13 +20,21 @@
 //
 //	Server.mu → stage.mu → session.mu → sendQueue.mu
 //
-// Server.semaMu is a leaf lock taken alone. A lock later in the order may be
-// taken while holding an earlier one, never the reverse. No lock of this
-// package is held while calling the registry or the store (and the registry
-// never holds its own lock while calling into a Channel), so a call into the
-// registry can never deadlock with a delivery coming back from it. Closing a
-// session (session.close) takes no Server or stage lock, so it may be called
-// while holding any of them.
+// A lock later in the order may be taken while holding an earlier one,
+// never the reverse. Server.semaMu is a leaf lock taken alone. Closing a
+// session (session.close) takes no Server or stage lock, so it may be
+// called while holding any of them.
+//
+// stage.pubMu and session.pubMu order publishes: each is taken alone, never
+// while holding another lock of this package (it may then take the locks
+// above), and is held across one registry call (StageUpdated/StageRemoved,
+// SessionUpdated/SessionOffline), so that one stage's or one session's
+// publishes reach the registry in the order of the states they carry.
+// Nothing the registry calls back into (the registry.Channel methods)
+// takes them. Apart from them, no lock of this package is held while
+// calling the registry or the store (and the registry never holds its own
+// lock while calling into a Channel), so a call into the registry can never
+// deadlock with a delivery coming back from it.
 //
 // # Logout
 //

@@ -28,7 +28,7 @@ func (s *session) setGuild(ctx context.Context, gid uint32) {
 	s.guildID = gid
 	s.mu.Unlock()
 	if changed {
-		s.srv.reg.SessionUpdated(ctx, s.snapshot())
+		s.publishPresence(ctx)
 	}
 }
 

@@ -45,7 +45,7 @@ func (s *session) onStageCreate(reqID uint32, m *wire.StageCreate) {
 	s.touch(st.id)
 	ctx, cancel := s.reqCtx()
 	defer cancel()
-	srv.publishStage(ctx, st, false)
+	srv.publishStage(ctx, st)
 	s.ok(reqID, 0)
 }
 
@@ -86,10 +86,11 @@ func (s *session) onStageEnter(reqID uint32, id, password string, mode enterMode
 	defer cancel()
 	if old != nil && old != st {
 		old.leave(s)
-		srv.publishStage(ctx, old, srv.destroyIfEmpty(old))
+		srv.destroyIfEmpty(old)
+		srv.publishStage(ctx, old)
 	}
-	srv.publishStage(ctx, st, false)
-	srv.reg.SessionUpdated(ctx, s.snapshot())
+	srv.publishStage(ctx, st)
+	s.publishPresence(ctx)
 	s.reply(reqID, st.info())
 }
 
@@ -121,7 +122,7 @@ func (s *session) onStageLeave(reqID uint32) {
 	defer cancel()
 	s.leaveStage(ctx)
 	s.backStack = s.backStack[:0]
-	s.srv.reg.SessionUpdated(ctx, s.snapshot())
+	s.publishPresence(ctx)
 	s.ok(reqID, 0)
 }
 
@@ -155,7 +156,7 @@ func (s *session) onStageLock(reqID uint32, m *wire.StageLock) {
 	st.mu.Unlock()
 	ctx, cancel := s.reqCtx()
 	defer cancel()
-	s.srv.publishStage(ctx, st, false)
+	s.srv.publishStage(ctx, st)
 	s.ok(reqID, 0)
 }
 
@@ -213,7 +214,7 @@ func (s *session) onStageUnreserve(reqID uint32, m *wire.StageUnreserve) {
 		delete(s.touched, st.id)
 		ctx, cancel := s.reqCtx()
 		defer cancel()
-		s.srv.publishStage(ctx, st, true)
+		s.srv.publishStage(ctx, st)
 	}
 	s.ok(reqID, 0)
 }

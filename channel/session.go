@@ -65,6 +65,13 @@ type session struct {
 	localSemas map[string]struct{}
 	globalSema map[string]uint64 // name -> fencing token
 
+	// pubMu orders the session's presence publishes: it is held across
+	// the snapshot and registry.SessionUpdated (publishPresence) and
+	// registry.SessionOffline (logout). Taken alone, never while holding
+	// another lock of this package.
+	pubMu   sync.Mutex
+	offline bool // guarded by pubMu: SessionOffline done, publish nothing more
+
 	mu          sync.Mutex // guards the fields below
 	stageID     string
 	guildID     uint32
@@ -181,10 +188,18 @@ func (s *session) snapshot() registry.SessionSnapshot {
 	}
 }
 
-func (s *session) guild() uint32 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.guildID
+// publishPresence tells the registry the session's current presence
+// record. Calls from any goroutine (the session's own, or another
+// session's through refreshLocalGuild) reach the registry in the order of
+// the states they carry; after logout's SessionOffline nothing is sent.
+// The caller must hold no lock of this package.
+func (s *session) publishPresence(ctx context.Context) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.offline {
+		return
+	}
+	s.srv.reg.SessionUpdated(ctx, s.snapshot())
 }
 
 // writeLoop is the send goroutine: it drains the whole queue and writes
@@ -478,7 +493,7 @@ func (s *session) handshake() bool {
 		unread = 0
 	}
 	if ch.GuildID != 0 {
-		srv.reg.SessionUpdated(ctx, s.snapshot())
+		s.publishPresence(ctx)
 	}
 	cancel()
 	now := srv.now()
@@ -593,7 +608,10 @@ func (s *session) logout(reason string) {
 		// byChar (removed by the deferred call above) for that Disconnect.
 		// A fresh context: the save may have used up requestTimeout.
 		octx, ocancel := context.WithTimeout(context.Background(), requestTimeout)
+		s.pubMu.Lock()
+		s.offline = true
 		srv.reg.SessionOffline(octx, s.charID, srv.cfg.ID)
+		s.pubMu.Unlock()
 		ocancel()
 		s.log.Info("logout", "reason", reason)
 	})

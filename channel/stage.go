@@ -32,6 +32,10 @@ type stage struct {
 	town    bool
 	creator uint32 // 0 for town stages
 
+	// pubMu orders the stage's registry publishes (see publishStage). It
+	// is taken alone, never while holding another lock of this package.
+	pubMu sync.Mutex
+
 	mu       sync.Mutex
 	dead     bool // removed from Server.stages; refuse joins
 	max      int
@@ -215,10 +219,26 @@ func (s *Server) destroyIfEmpty(st *stage) bool {
 	return true
 }
 
-// publishStage tells the registry about st's new state, or its removal.
-func (s *Server) publishStage(ctx context.Context, st *stage, removed bool) {
-	if removed {
-		s.reg.StageRemoved(ctx, s.cfg.ID, st.id)
+// publishStage tells the registry st's current state: its removal if it is
+// dead, else its snapshot. Callers publish after every change. The read of
+// the state and the registry call are made under st.pubMu, so publishes of
+// one stage reach the registry in the order of the states they carry: an
+// update can never land after the removal and republish a destroyed stage.
+// A dead stage whose ID a newer stage has taken is not removed (the newer
+// one publishes itself). The caller must hold no lock of this package.
+func (s *Server) publishStage(ctx context.Context, st *stage) {
+	st.pubMu.Lock()
+	defer st.pubMu.Unlock()
+	st.mu.Lock()
+	dead := st.dead
+	st.mu.Unlock()
+	if dead {
+		s.mu.Lock()
+		cur := s.stages[st.id]
+		s.mu.Unlock()
+		if cur == nil {
+			s.reg.StageRemoved(ctx, s.cfg.ID, st.id)
+		}
 		return
 	}
 	s.reg.StageUpdated(ctx, st.snapshot(s.cfg.ReplicaID, s.cfg.ID, s.Addr()))
@@ -235,7 +255,8 @@ func (s *session) leaveStage(ctx context.Context) {
 	s.stageID = ""
 	s.mu.Unlock()
 	old.leave(s)
-	s.srv.publishStage(ctx, old, s.srv.destroyIfEmpty(old))
+	s.srv.destroyIfEmpty(old)
+	s.srv.publishStage(ctx, old)
 }
 
 // dropReservations gives up every reservation of the session and destroys
@@ -250,7 +271,7 @@ func (s *session) dropReservations(ctx context.Context) {
 		delete(st.reserved, s.charID)
 		st.mu.Unlock()
 		if s.srv.destroyIfEmpty(st) {
-			s.srv.publishStage(ctx, st, true)
+			s.srv.publishStage(ctx, st)
 		}
 	}
 	s.touched = nil
