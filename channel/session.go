@@ -326,17 +326,29 @@ func (s *session) finish() {
 		s.srv.mu.Unlock()
 	}
 	s.logout(s.reason())
-	if s.admitted {
-		s.srv.mu.Lock()
-		s.srv.admitted--
-		s.srv.mu.Unlock()
-	}
+	s.unadmit()
 	s.srv.removeConn(s)
 	s.log.Debug("session ended", "char", s.charID, "reason", s.reason())
 }
 
+// unadmit gives back the session's MaxPlayers slot, if it holds one. A
+// refused or cancelled login gives it back before the client is answered
+// (a client that reconnects once it sees the refusal must not find the
+// channel full of its own refused attempt); a session that logged in keeps
+// it until its logout is done.
+func (s *session) unadmit() {
+	if !s.admitted {
+		return
+	}
+	s.admitted = false
+	s.srv.mu.Lock()
+	s.srv.admitted--
+	s.srv.mu.Unlock()
+}
+
 // refuse answers the handshake with an error and closes the connection.
 func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
+	s.unadmit()
 	s.srv.met.add(mHandshakesRefused, 1)
 	s.log.Info("login refused", "char", s.charID, "code", code.String(), "reason", msg)
 	s.replyErr(reqID, code, msg)
@@ -346,6 +358,7 @@ func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
 // loginCancelled counts and logs a login closed (kicked, shut down) while
 // it claimed its presence; the client was told why by session.close.
 func (s *session) loginCancelled() {
+	s.unadmit()
 	s.srv.met.add(mHandshakesRefused, 1)
 	s.log.Info("login cancelled while claiming presence", "reason", s.reason())
 }
