@@ -18,6 +18,12 @@ const (
 	DefaultSendQueueLen     = 1024
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultSaveTimeout      = 15 * time.Second
+	// DefaultWriterLinger is how long a session's send goroutine stays
+	// after its queue became empty before it exits (a later frame starts a
+	// new one).
+	DefaultWriterLinger = 2 * time.Second
+	// MaxWriteCoalesce bounds Config.WriteCoalesce.
+	MaxWriteCoalesce = time.Second
 	// MaxSemaphoreCapacity caps the capacity of a local semaphore.
 	MaxSemaphoreCapacity = 1024
 	// requestTimeout bounds one request's store and registry calls.
@@ -44,6 +50,17 @@ type Config struct {
 	WriteTimeout     time.Duration // bound on one socket write
 	SaveTimeout      time.Duration // bound on the logout save, retries included
 	KickTimeout      time.Duration // bound on kicking a duplicate login at handshake
+	// WriteCoalesce, when positive, is a session's write coalescing window:
+	// a send goroutine woken less than WriteCoalesce after its previous
+	// write waits until previous write + WriteCoalesce before writing, so
+	// frames arriving meanwhile share one write() (fewer system calls;
+	// each frame is delayed by at most WriteCoalesce). 0, the default,
+	// writes as soon as the goroutine wakes. At most MaxWriteCoalesce.
+	WriteCoalesce time.Duration
+
+	// writerLinger is how long an idle send goroutine stays
+	// (DefaultWriterLinger when 0; tests shorten it).
+	writerLinger time.Duration
 }
 
 // Validate reports the first invalid field, wrapping ErrConfig.
@@ -74,6 +91,8 @@ func (c Config) Validate() error {
 		return bad("SaveTimeout", "must not be negative")
 	case c.KickTimeout < 0:
 		return bad("KickTimeout", "must not be negative")
+	case c.WriteCoalesce < 0 || c.WriteCoalesce > MaxWriteCoalesce:
+		return bad("WriteCoalesce", fmt.Sprintf("must be in 0..%v", MaxWriteCoalesce))
 	}
 	seen := make(map[string]bool, len(c.TownStages))
 	for _, s := range c.TownStages {
@@ -115,6 +134,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KickTimeout == 0 {
 		c.KickTimeout = registry.DefaultKickTimeout
+	}
+	if c.writerLinger <= 0 {
+		c.writerLinger = DefaultWriterLinger
 	}
 	c.TownStages = append([]string(nil), c.TownStages...)
 	return c

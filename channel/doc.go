@@ -9,9 +9,14 @@
 // Every goroutine of a Server is started through Server.spawn, which counts
 // it in one sync.WaitGroup and refuses to start anything once Shutdown has
 // begun waiting. Server loops (accept, idle sweeper) select on the one done
-// channel, closed exactly once. Each connection has two goroutines: the
-// receive goroutine (handshake, receive loop, request handlers and, at its
-// end, logout) and the send goroutine (drains the send queue into one write).
+// channel, closed exactly once. Each connection has a receive goroutine
+// (handshake, receive loop, request handlers and, at its end, logout) for
+// its whole life, and a send goroutine (drains the send queue into one
+// write) only while it has something to send: the first frame queued
+// starts it, and it exits once the queue has stayed empty for a while
+// (DefaultWriterLinger), so an idle session costs one goroutine. At most one
+// send goroutine runs per connection (sendQueue records it). If Shutdown
+// refuses to start one, the socket is closed at once.
 // No goroutine sends on a channel that another goroutine may close: the
 // only channels closed are done, a session's closing and loggedOut channels,
 // each closed once under a sync.Once, and they are only ever received from.
@@ -21,9 +26,10 @@
 //	Server.mu → stage.mu → session.mu → sendQueue.mu
 //
 // A lock later in the order may be taken while holding an earlier one,
-// never the reverse. Server.semaMu is a leaf lock taken alone. Closing a
-// session (session.close) takes no Server or stage lock, so it may be
-// called while holding any of them.
+// never the reverse. Server.semaMu is a leaf lock taken alone; Server.goMu
+// is a leaf too (a send goroutine may be started while holding any lock).
+// Closing a session (session.close) takes no Server or stage lock, so it
+// may be called while holding any of them.
 //
 // stage.pubMu and session.pubMu order publishes: each is taken alone, never
 // while holding another lock of this package (it may then take the locks

@@ -133,7 +133,7 @@ func (s *session) failStore(reqID uint32, op string, err error) {
 	code, msg := storeCode(err)
 	if code == wire.CodeInternal || code == wire.CodeUnavailable {
 		s.srv.met.add(mStoreErrors, 1)
-		s.log.Error("store call failed", "op", op, "err", err)
+		s.log().Error("store call failed", "op", op, "err", err)
 	}
 	s.replyErr(reqID, code, msg)
 }
@@ -143,7 +143,7 @@ func (s *session) failRegistry(reqID uint32, op string, err error) {
 	code, msg := storeCode(err)
 	if code == wire.CodeInternal || code == wire.CodeUnavailable {
 		s.srv.met.add(mRegistryErrors, 1)
-		s.log.Error("registry call failed", "op", op, "err", err)
+		s.log().Error("registry call failed", "op", op, "err", err)
 	}
 	s.replyErr(reqID, code, msg)
 }

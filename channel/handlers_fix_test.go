@@ -269,10 +269,7 @@ func TestRefuseDrainingRedirects(t *testing.T) {
 		srvConn, cliConn := net.Pipe()
 		t.Cleanup(func() { _ = cliConn.Close() })
 		sess := newSession(srv, srvConn)
-		if !srv.spawn(sess.writeLoop) {
-			t.Fatal("server refused to spawn the send goroutine")
-		}
-		sess.refuseDraining(7)
+		sess.refuseDraining(7) // starts the send goroutine
 		c := &tclient{t: t, conn: cliConn}
 		m, rid, err := c.read()
 		if err != nil {

@@ -42,12 +42,12 @@ func (s *session) guildEvent(ctx context.Context, targets []uint32, ev wire.Guil
 	ev.Name = truncate(ev.Name, wire.MaxName)
 	frame, err := wire.Encode(0, &ev)
 	if err != nil {
-		s.log.Error("encode guild event", "err", err)
+		s.log().Error("encode guild event", "err", err)
 		return
 	}
 	if _, err := s.srv.reg.Cast(ctx, targets, frame); err != nil {
 		s.srv.met.add(mRegistryErrors, 1)
-		s.log.Warn("guild event not delivered", "event", ev.Event, "err", err)
+		s.log().Warn("guild event not delivered", "event", ev.Event, "err", err)
 	}
 }
 

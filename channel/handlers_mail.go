@@ -46,7 +46,7 @@ func (s *session) notifyMail(to uint32, mailID int64, subject string) {
 	err := s.srv.reg.NotifyMail(ctx, to, registry.MailNotice{MailID: mailID, FromID: s.charID, FromName: s.name, Subject: subject})
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		s.srv.met.add(mRegistryErrors, 1)
-		s.log.Warn("mail notification failed; recipient sees it at next login", "to", to, "err", err)
+		s.log().Warn("mail notification failed; recipient sees it at next login", "to", to, "err", err)
 	}
 }
 

@@ -113,7 +113,7 @@ func (s *session) refuseDraining(reqID uint32) {
 		e.Message = truncate(fmt.Sprintf("channel is draining; connect to channel %d at %s", alt.ID, alt.Addr), wire.MaxShort)
 	}
 	srv.met.add(mHandshakesRefused, 1)
-	s.log.Info("login refused", "char", s.charID, "code", e.Code.String(), "reason", e.Message, "redirect", e.Channel)
+	s.log().Info("login refused", "code", e.Code.String(), "reason", e.Message, "redirect", e.Channel)
 	s.reply(reqID, e)
 	s.close("login refused: channel is draining", closeFlush)
 }

@@ -18,6 +18,7 @@ type Metrics struct {
 	LogoutSavesFailed prometheus.Counter // logout saves that failed after retries
 	HandshakesRefused prometheus.Counter // connections refused at handshake
 	AcceptErrors      prometheus.Counter // listener accept errors
+	SendLoops         prometheus.Gauge   // send goroutines running (idle sessions have none)
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -41,11 +42,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		LogoutSavesFailed: c("logout_saves_failed_total", "Logout saves that failed after retries."),
 		HandshakesRefused: c("handshakes_refused_total", "Connections refused at handshake."),
 		AcceptErrors:      c("accept_errors_total", "Listener accept errors."),
+		SendLoops:         prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "guildhall", Subsystem: "channel", Name: "send_goroutines", Help: "Send goroutines running (a session has one only while it has something to send)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Sessions, m.FramesIn, m.FramesOut, m.Writes, m.Broadcasts, m.SlowConsumers,
 			m.MalformedCloses, m.PanicsRecovered, m.StoreErrors, m.RegistryErrors,
-			m.LogoutSavesFailed, m.HandshakesRefused, m.AcceptErrors)
+			m.LogoutSavesFailed, m.HandshakesRefused, m.AcceptErrors, m.SendLoops)
 	}
 	return m
 }
@@ -53,6 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) add(pick func(*Metrics) prometheus.Counter, n int) {
 	if m != nil && n > 0 {
 		pick(m).Add(float64(n))
+	}
+}
+
+func (m *Metrics) sendLoopsAdd(d int) {
+	if m != nil {
+		m.SendLoops.Add(float64(d))
 	}
 }
 

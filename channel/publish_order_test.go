@@ -56,8 +56,12 @@ func (r *recordingReg) SessionUpdated(ctx context.Context, s registry.SessionSna
 
 // testSession returns a session of srv for charID that is not connected;
 // it is enough for stage membership and presence snapshots.
+// Its queue is marked as having a send goroutine, so frames queued to it
+// stay queued (there is no socket to write to).
 func testSession(srv *Server, charID uint32) *session {
-	return &session{srv: srv, charID: charID, name: "p", q: newSendQueue(64), log: srv.log,
+	q := newSendQueue(64)
+	q.running = true
+	return &session{srv: srv, charID: charID, name: "p", q: q,
 		closing: make(chan struct{}), loggedOut: make(chan struct{})}
 }
 

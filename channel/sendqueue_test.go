@@ -14,25 +14,58 @@ import (
 func TestSendQueueBounded(t *testing.T) {
 	q := newSendQueue(2)
 	a, b, c := []byte("a"), []byte("b"), []byte("c")
-	if q.push(a) || q.push(b) {
-		t.Fatal("push under the limit reported full")
+	if r := q.push(a); r != pushStart {
+		t.Fatalf("first push = %d, want pushStart (no send goroutine yet)", r)
 	}
-	if !q.push(c) {
-		t.Fatal("push over the limit not reported full")
+	if r := q.push(b); r != pushQueued {
+		t.Fatalf("second push = %d, want pushQueued (one is being started)", r)
+	}
+	if r := q.push(c); r != pushFull {
+		t.Fatalf("push over the limit = %d, want pushFull", r)
 	}
 	got := q.take(nil)
 	if len(got) != 2 || &got[0][0] != &a[0] || &got[1][0] != &b[0] {
 		t.Fatalf("take = %q", got)
 	}
-	if q.push(c) {
-		t.Fatal("queue still full after take")
+	if r := q.push(c); r != pushQueued {
+		t.Fatalf("push after take = %d, want pushQueued", r)
 	}
-	q.close()
-	if q.push(a) {
-		t.Fatal("closed queue reported full")
+	if q.close() {
+		t.Fatal("close reported no send goroutine while one runs")
+	}
+	if r := q.push(a); r != pushClosed {
+		t.Fatalf("push to a closed queue = %d, want pushClosed", r)
 	}
 	if q.len() != 1 {
 		t.Fatalf("len = %d", q.len())
+	}
+}
+
+// The send goroutine retires only with nothing queued and the queue open;
+// after that the next push asks for a new one, and close reports that
+// nobody runs.
+func TestSendQueueRetire(t *testing.T) {
+	q := newSendQueue(4)
+	q.push([]byte("a"))
+	if q.retire() {
+		t.Fatal("retired with a frame queued")
+	}
+	q.take(nil)
+	if !q.retire() {
+		t.Fatal("did not retire with nothing queued")
+	}
+	if r := q.push([]byte("b")); r != pushStart {
+		t.Fatalf("push after retire = %d, want pushStart", r)
+	}
+	q.take(nil)
+	q.close()
+	if q.retire() {
+		t.Fatal("retired on a closed queue: the send goroutine must flush and close the socket")
+	}
+
+	idle := newSendQueue(4)
+	if !idle.close() {
+		t.Fatal("close of a queue that never had a send goroutine did not report it")
 	}
 }
 
@@ -50,6 +83,7 @@ func TestStageCastEncodedOnce(t *testing.T) {
 		t.Cleanup(func() { _ = c1.Close(); _ = c2.Close() })
 		s := newSession(srv, c1)
 		s.charID, s.name = i, fmt.Sprintf("p%d", i)
+		s.q.running = true // no send goroutine: the test takes the frames
 		st.members[i] = s
 		members = append(members, s)
 	}

@@ -38,6 +38,10 @@ type Deps struct {
 	// handlerHook, if set (tests only), runs before each request handler in
 	// the session's receive goroutine.
 	handlerHook func(charID uint32, t wire.Type)
+	// writerHook, if set (tests only), runs when a send goroutine exits;
+	// retired says it exited because its queue stayed empty (the session
+	// goes on).
+	writerHook func(retired bool)
 }
 
 // Server is one channel: a listener, its sessions, stages and local
@@ -52,6 +56,8 @@ type Server struct {
 	met   *Metrics
 	now   func() time.Time
 	hook  func(charID uint32, t wire.Type)
+	// writerHook: Deps.writerHook.
+	writerHook func(retired bool)
 
 	baseCtx    context.Context // cancelled when Shutdown gives up waiting
 	baseCancel context.CancelFunc
@@ -121,6 +127,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		met:        deps.Metrics,
 		now:        now,
 		hook:       deps.handlerHook,
+		writerHook: deps.writerHook,
 		baseCtx:    ctx,
 		baseCancel: cancel,
 		done:       make(chan struct{}),
@@ -274,11 +281,7 @@ func (s *Server) startSession(conn net.Conn) {
 	}
 	s.conns[sess] = struct{}{}
 	s.mu.Unlock()
-	if !s.spawn(sess.writeLoop) {
-		s.removeConn(sess)
-		_ = conn.Close()
-		return
-	}
+	// The send goroutine starts with the first frame queued (startWriter).
 	if !s.spawn(sess.run) {
 		sess.close("server shutting down", closeNow)
 		s.removeConn(sess)

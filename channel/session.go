@@ -29,6 +29,9 @@ const (
 const (
 	// readBufKeep is the largest receive buffer kept between frames.
 	readBufKeep = 4096
+	// readBufStart is the receive buffer a session starts with (most
+	// client frames are far smaller; a larger one grows it).
+	readBufStart = 128
 )
 
 // session is one client connection. The receive goroutine (run) owns the
@@ -39,8 +42,6 @@ type session struct {
 	remote string
 	addr   string // the channel's advertised address
 	q      *sendQueue
-	log    *slog.Logger // recv goroutine's logger (gains the char ID at login)
-	wlog   *slog.Logger // send goroutine's logger, immutable
 
 	closing   chan struct{} // closed once when the session starts closing
 	closeOnce sync.Once
@@ -79,6 +80,20 @@ type session struct {
 	cancelClaim context.CancelFunc // cancels registry.SessionOnline in progress
 }
 
+// log returns the session's logger: the server's, with the remote address
+// and, once the handshake has set it, the character ID. It is built at each
+// call rather than kept: a logger per session (slog's With copies the
+// handler) was a sizeable part of an idle session's memory, and sessions log
+// rarely. Only the receive goroutine may call it before the session is
+// published (charID is set there); the send goroutine logs through
+// srv.log with the remote address only.
+func (s *session) log() *slog.Logger {
+	if s.charID == 0 {
+		return s.srv.log.With("remote", s.remote)
+	}
+	return s.srv.log.With("remote", s.remote, "char", s.charID)
+}
+
 func newSession(srv *Server, conn net.Conn) *session {
 	remote := conn.RemoteAddr().String()
 	s := &session{
@@ -87,8 +102,6 @@ func newSession(srv *Server, conn net.Conn) *session {
 		remote:    remote,
 		addr:      srv.Addr(),
 		q:         newSendQueue(srv.cfg.SendQueueLen),
-		log:       srv.log.With("remote", remote),
-		wlog:      srv.log.With("remote", remote),
 		closing:   make(chan struct{}),
 		loggedOut: make(chan struct{}),
 	}
@@ -101,7 +114,7 @@ func newSession(srv *Server, conn net.Conn) *session {
 // call's reason and mode count, except that closeNow always closes the
 // socket at once. It reports whether this call started the close.
 func (s *session) close(reason string, mode closeMode) bool {
-	first := false
+	first, noWriter := false, false
 	s.closeOnce.Do(func() {
 		first = true
 		s.mu.Lock()
@@ -109,10 +122,15 @@ func (s *session) close(reason string, mode closeMode) bool {
 		s.mu.Unlock()
 		if mode == closeKick {
 			if frame, err := wire.Encode(0, &wire.Kicked{Reason: truncate(reason, wire.MaxShort)}); err == nil {
-				s.q.push(frame)
+				if s.q.push(frame) == pushStart {
+					s.startWriter()
+				}
 			}
 		}
-		s.q.close()
+		// With no send goroutine running nothing is queued, and nobody
+		// else would close the socket: close it here. Otherwise the send
+		// goroutine writes what is queued and closes it.
+		noWriter = s.q.close()
 		close(s.closing)
 		// After closing: a handshake that sets cancelClaim later sees
 		// closing and cancels itself.
@@ -123,7 +141,7 @@ func (s *session) close(reason string, mode closeMode) bool {
 			cancel()
 		}
 	})
-	if mode == closeNow {
+	if mode == closeNow || noWriter {
 		_ = s.conn.Close()
 	}
 	return first
@@ -144,12 +162,29 @@ func (s *session) isClosing() bool {
 	}
 }
 
-// send queues a shared frame. A full queue means the client cannot keep
-// up: the session is counted and closed; send never blocks.
+// send queues a shared frame, starting the send goroutine if none is
+// running. A full queue means the client cannot keep up: the session is
+// counted and closed; send never blocks.
 func (s *session) send(frame []byte) {
-	if s.q.push(frame) && s.close("send queue full", closeNow) {
-		s.srv.met.add(mSlowConsumers, 1)
-		s.log.Warn("send queue full; closing slow consumer", "char", s.charID, "queued", s.srv.cfg.SendQueueLen)
+	switch s.q.push(frame) {
+	case pushStart:
+		s.startWriter()
+	case pushFull:
+		if s.close("send queue full", closeNow) {
+			s.srv.met.add(mSlowConsumers, 1)
+			s.log().Warn("send queue full; closing slow consumer", "queued", s.srv.cfg.SendQueueLen)
+		}
+	}
+}
+
+// startWriter starts the send goroutine after a push found none running.
+// If the server refuses to start it (Shutdown is waiting for its
+// goroutines), nothing more can be written: the socket is closed at once,
+// which ends the receive goroutine too. It takes no lock of this package
+// (Server.spawn's goMu is a leaf), so it may be called while holding any.
+func (s *session) startWriter() {
+	if !s.srv.spawn(s.writeLoop) {
+		_ = s.conn.Close()
 	}
 }
 
@@ -157,7 +192,7 @@ func (s *session) send(frame []byte) {
 func (s *session) reply(reqID uint32, m wire.Message) {
 	frame, err := wire.Encode(reqID, m)
 	if err != nil {
-		s.log.Error("encode reply", "char", s.charID, "type", m.Type(), "err", err)
+		s.log().Error("encode reply", "type", m.Type(), "err", err)
 		frame, _ = wire.Encode(reqID, &wire.Error{Code: wire.CodeInternal, Message: "reply too large"})
 	}
 	s.send(frame)
@@ -202,29 +237,86 @@ func (s *session) publishPresence(ctx context.Context) {
 	s.srv.reg.SessionUpdated(ctx, s.snapshot())
 }
 
-// writeLoop is the send goroutine: it drains the whole queue and writes
-// it in one write() per writeChunk bytes, with a write deadline. Frames are
-// shared (encoded once) and copied into a write buffer borrowed from the
-// server's pool for the batch only: an idle session holds no write buffer.
-// (Copying ~100-byte frames is cheaper than a writev of one iovec per frame:
-// BenchmarkStageBroadcast100 measured writev at about 40 % fewer
-// deliveries/s.)
+// writeLoop is the send goroutine. It runs only while the session has
+// something to send: a push that finds none running starts it
+// (startWriter), and it retires once the queue has stayed empty for
+// Config's writer linger (DefaultWriterLinger), so an idle session has one
+// goroutine, not two. sendQueue guarantees at most one runs at a time.
+//
+// Each wake-up drains the whole queue and writes it in one write() per
+// writeChunk bytes, with a write deadline. Frames are shared (encoded once)
+// and copied into a write buffer borrowed from the server's pool for the
+// batch only. (Copying ~100-byte frames is cheaper than a writev of one
+// iovec per frame: BenchmarkStageBroadcast100 measured writev at about 40 %
+// fewer deliveries/s.)
+//
+// With Config.WriteCoalesce > 0, a wake-up less than that long after the
+// previous write waits (a timer) until previous write + WriteCoalesce before
+// draining, so frames arriving meanwhile share one write: each frame is
+// delayed by at most WriteCoalesce.
+//
+// When the session closes, the goroutine writes what is queued and closes
+// the socket; if it retired before, close does that (nothing is queued).
 func (s *session) writeLoop() {
+	retired := false
+	s.srv.met.sendLoopsAdd(1)
 	defer func() {
+		s.srv.met.sendLoopsAdd(-1)
 		if s.srv.recovered("send loop", recover(), "remote", s.remote) {
 			s.close("internal error", closeNow)
 		}
-		_ = s.conn.Close()
+		if !retired {
+			_ = s.conn.Close()
+		}
+		if h := s.srv.writerHook; h != nil {
+			h(retired)
+		}
 	}()
-	var spare [][]byte
+	linger := s.srv.cfg.writerLinger
+	idle := time.NewTimer(linger)
+	defer idle.Stop()
+	window := s.srv.cfg.WriteCoalesce
+	var (
+		spare     [][]byte
+		lastWrite time.Time
+		wait      *time.Timer // the coalescing window's timer, made on first use
+	)
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
 	for {
 		final := false
 		select {
 		case <-s.q.notify:
 		case <-s.closing:
 			final = true
+		case <-idle.C:
+			if s.q.retire() {
+				retired = true
+				return
+			}
+			idle.Reset(linger)
+			continue
 		}
-		if !final {
+		waited := false
+		if !final && window > 0 && !lastWrite.IsZero() {
+			if d := window - time.Since(lastWrite); d > 0 {
+				if wait == nil {
+					wait = time.NewTimer(d)
+				} else {
+					wait.Reset(d)
+				}
+				select {
+				case <-wait.C:
+				case <-s.closing:
+					final = true
+				}
+				waited = true
+			}
+		}
+		if !final && !waited {
 			// Let the goroutines that are fanning out run first, so this
 			// wake-up writes more frames in one system call.
 			runtime.Gosched()
@@ -233,10 +325,13 @@ func (s *session) writeLoop() {
 		if len(batch) > 0 {
 			if err := s.writeBatch(batch); err != nil {
 				if !s.isClosing() {
-					s.wlog.Info("write failed; closing session", "err", err)
+					s.srv.log.Info("write failed; closing session", "remote", s.remote, "err", err)
 				}
 				s.close("write error", closeNow)
 				return
+			}
+			if window > 0 {
+				lastWrite = time.Now()
 			}
 		}
 		spare = batch
@@ -246,6 +341,7 @@ func (s *session) writeLoop() {
 		if final {
 			return
 		}
+		idle.Reset(linger)
 	}
 }
 
@@ -328,7 +424,7 @@ func (s *session) finish() {
 	s.logout(s.reason())
 	s.unadmit()
 	s.srv.removeConn(s)
-	s.log.Debug("session ended", "char", s.charID, "reason", s.reason())
+	s.log().Debug("session ended", "reason", s.reason())
 }
 
 // unadmit gives back the session's MaxPlayers slot, if it holds one. A
@@ -350,7 +446,7 @@ func (s *session) unadmit() {
 func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
 	s.unadmit()
 	s.srv.met.add(mHandshakesRefused, 1)
-	s.log.Info("login refused", "char", s.charID, "code", code.String(), "reason", msg)
+	s.log().Info("login refused", "code", code.String(), "reason", msg)
 	s.replyErr(reqID, code, msg)
 	s.close("login refused: "+msg, closeFlush)
 }
@@ -360,7 +456,7 @@ func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
 func (s *session) loginCancelled() {
 	s.unadmit()
 	s.srv.met.add(mHandshakesRefused, 1)
-	s.log.Info("login cancelled while claiming presence", "reason", s.reason())
+	s.log().Info("login cancelled while claiming presence", "reason", s.reason())
 }
 
 func (s *session) handshake() bool {
@@ -371,7 +467,7 @@ func (s *session) handshake() bool {
 		if errors.Is(err, wire.ErrFrameTooLarge) {
 			srv.met.add(mMalformed, 1)
 		}
-		s.log.Info("handshake failed", "err", err)
+		s.log().Info("handshake failed", "err", err)
 		return false
 	}
 	_ = s.conn.SetReadDeadline(time.Time{})
@@ -424,7 +520,7 @@ func (s *session) handshake() bool {
 			if errors.Is(err, store.ErrUnavailable) {
 				code = wire.CodeUnavailable
 			}
-			s.log.Warn("login: sign session check failed", "err", err)
+			s.log().Warn("login: sign session check failed", "err", err)
 			s.refuse(f.ReqID, code, "cannot check the token now; try again")
 		}
 		return false
@@ -434,7 +530,6 @@ func (s *session) handshake() bool {
 		return false
 	}
 	s.charID, s.name = ss.CharID, truncate(ss.CharName, wire.MaxName)
-	s.log = s.log.With("char", s.charID)
 
 	// From here until the session is in byChar (or ends) Disconnect finds
 	// it in srv.logins: a kick arriving once the registry has recorded the
@@ -462,7 +557,7 @@ func (s *session) handshake() bool {
 			return false
 		}
 		srv.met.add(mRegistryErrors, 1)
-		s.log.Warn("login: presence claim failed", "err", err)
+		s.log().Warn("login: presence claim failed", "err", err)
 		msg := "cannot register presence now; try again"
 		if errors.Is(err, registry.ErrKickUnconfirmed) {
 			msg = "previous session did not log out in time; try again"
@@ -488,7 +583,7 @@ func (s *session) handshake() bool {
 	cancel()
 	if err != nil {
 		srv.met.add(mStoreErrors, 1)
-		s.log.Warn("login: load character failed", "err", err)
+		s.log().Warn("login: load character failed", "err", err)
 		code, msg := storeCode(err)
 		s.refuse(f.ReqID, code, "cannot load character: "+msg)
 		return false
@@ -502,7 +597,7 @@ func (s *session) handshake() bool {
 	unread, err := srv.store.UnreadMail(ctx, s.charID)
 	if err != nil {
 		srv.met.add(mStoreErrors, 1)
-		s.log.Warn("login: unread mail count failed", "err", err)
+		s.log().Warn("login: unread mail count failed", "err", err)
 		unread = 0
 	}
 	if ch.GuildID != 0 {
@@ -521,13 +616,13 @@ func (s *session) handshake() bool {
 		UnreadMail: uint16(min(unread, 0xFFFF)),
 		GuildID:    ch.GuildID,
 	})
-	s.log.Info("login", "name", s.name)
+	s.log().Info("login", "name", s.name)
 	return true
 }
 
 func (s *session) readLoop() {
 	srv := s.srv
-	buf := make([]byte, 0, 512)
+	buf := make([]byte, 0, readBufStart)
 	for {
 		f, nb, err := wire.ReadFrame(s.conn, buf)
 		buf = nb
@@ -539,7 +634,7 @@ func (s *session) readLoop() {
 			case errors.Is(err, io.EOF):
 				s.close("client closed the connection", closeFlush)
 			default:
-				s.log.Info("read failed; closing session", "err", err)
+				s.log().Info("read failed; closing session", "err", err)
 				s.close("read error", closeFlush)
 			}
 			return
@@ -556,7 +651,7 @@ func (s *session) readLoop() {
 			return
 		}
 		if cap(buf) > readBufKeep {
-			buf = make([]byte, 0, 512)
+			buf = make([]byte, 0, readBufStart)
 		}
 		if s.isClosing() {
 			return
@@ -568,7 +663,7 @@ func (s *session) readLoop() {
 // frame, logging why.
 func (s *session) protocolError(reqID uint32, err error) {
 	s.srv.met.add(mMalformed, 1)
-	s.log.Warn("protocol error; closing session", "err", err)
+	s.log().Warn("protocol error; closing session", "err", err)
 	s.replyErr(reqID, wire.CodeBadRequest, err.Error())
 	s.close("protocol error", closeFlush)
 }
@@ -611,7 +706,7 @@ func (s *session) logout(reason string) {
 			save := store.CharacterSave{CharID: s.charID, Playtime: srv.now().Sub(s.playSince), LastStage: lastStage}
 			if err := s.saveWithRetry(save); err != nil {
 				srv.met.add(mLogoutSavesFailed, 1)
-				s.log.Error("logout save failed", "err", err)
+				s.log().Error("logout save failed", "err", err)
 			}
 		}
 		// The presence goes only after the save: until then a login of
@@ -626,7 +721,7 @@ func (s *session) logout(reason string) {
 		srv.reg.SessionOffline(octx, s.charID, srv.cfg.ID)
 		s.pubMu.Unlock()
 		ocancel()
-		s.log.Info("logout", "reason", reason)
+		s.log().Info("logout", "reason", reason)
 	})
 }
 
