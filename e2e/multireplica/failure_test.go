@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/guildhall/guildhall/client"
 	"github.com/guildhall/guildhall/wire"
 )
 
@@ -119,6 +121,28 @@ func TestKill9(t *testing.T) {
 		return nil
 	})
 	t.Logf("kill -9: servers rows reaped %v after the crash", time.Since(crashed))
+	// Sign-in on a live replica no longer lists the dead replica's channel;
+	// the live ones stay.
+	deadCh := c.Replica(2).Channels()[0].ID
+	eventually(t, waitLimit, "dead replica's channel gone from the sign-in list", func() error {
+		list, err := client.Channels(ctx, c.Replica(0).HTTPBase())
+		if err != nil {
+			return err
+		}
+		var ids []uint16
+		for _, ch := range list {
+			ids = append(ids, ch.ID)
+		}
+		if slices.Contains(ids, deadCh) {
+			return fmt.Errorf("channel list %v still has the dead replica's channel %d", ids, deadCh)
+		}
+		for _, r := range []int{0, 1} {
+			if want := c.Replica(r).Channels()[0].ID; !slices.Contains(ids, want) {
+				return fmt.Errorf("channel list %v lacks live channel %d", ids, want)
+			}
+		}
+		return nil
+	})
 	for _, r := range []int{0, 1} {
 		if rows, err := serverRows(ctx, c.DatabaseURL(), c.Replica(r).ID()); err != nil || len(rows) != 1 {
 			t.Errorf("live replica %s rows %v, %v; want its 1 row kept", c.Replica(r).ID(), rows, err)

@@ -313,6 +313,18 @@ func serverRows(ctx context.Context, dbURL, replicaID string) ([]int, error) {
 	return ids, nil
 }
 
+// lastStageOf returns the last_stage column of character charID.
+func lastStageOf(ctx context.Context, dbURL string, charID uint32) (string, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var stage string
+	err = conn.QueryRow(ctx, "SELECT last_stage FROM characters WHERE id = $1", int64(charID)).Scan(&stage)
+	return stage, err
+}
+
 // findOnline reports an error unless FindPlayer from p says charID is
 // online on wantChannel (0: anywhere).
 func findOnline(ctx context.Context, p *player, charID uint32, wantChannel uint16) error {

@@ -250,7 +250,21 @@ func TestCrossReplica(t *testing.T) {
 		if err := first.conn.SaveData(ctx, save); err != nil {
 			t.Fatalf("SaveData: %v", err)
 		}
+		// Only the first session's logout save records this stage as the
+		// character's last stage (the SaveData above ran outside any stage).
+		lastStage := "dup-last-" + user
+		if err := first.conn.StageCreate(ctx, lastStage, 0, ""); err != nil {
+			t.Fatalf("StageCreate: %v", err)
+		}
+		if _, err := first.conn.StageEnter(ctx, lastStage, ""); err != nil {
+			t.Fatalf("StageEnter: %v", err)
+		}
 		second := connect(t, ctx, c, 2, 1, user, pass)
+		// The login waited for the kicked session's logout save: it is in
+		// PostgreSQL by the time the second session is welcomed.
+		if got, err := lastStageOf(ctx, c.DatabaseURL(), id); err != nil || got != lastStage {
+			t.Errorf("last_stage after the second login = %q, %v; want %q (the kicked session's logout save)", got, err, lastStage)
+		}
 		first.waitEnded(t)
 		var kicked *client.KickedError
 		if !errors.As(first.conn.Err(), &kicked) {
