@@ -163,6 +163,7 @@ func (c *Channels) startOne(ctx context.Context, cc config.ChannelConfig) (*chan
 		HandshakeTimeout: s.HandshakeTimeout.D(),
 		SendQueueLen:     s.SendQueue,
 		WriteTimeout:     s.WriteTimeout.D(),
+		WriteCoalesce:    s.WriteCoalesce.D(),
 		SaveTimeout:      s.SaveTimeout.D(),
 		KickTimeout:      s.KickTimeout.D(),
 	}, channel.Deps{Registry: c.reg, Store: c.store, Logger: c.log, Metrics: c.met})

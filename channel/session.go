@@ -548,6 +548,11 @@ func (s *session) handshake() bool {
 	}
 	err = srv.reg.SessionOnline(kctx, s.snapshot())
 	kcancel()
+	// Drop the cancel function: it keeps the claim's context alive for the
+	// session's whole life otherwise (a few hundred bytes per idle session).
+	s.mu.Lock()
+	s.cancelClaim = nil
+	s.mu.Unlock()
 	if err != nil {
 		srv.mu.Lock()
 		srv.removeLogin(s)

@@ -121,9 +121,16 @@ type SessionConfig struct {
 	HandshakeTimeout Duration `json:"handshake_timeout"`
 	SendQueue        int      `json:"send_queue"`
 	WriteTimeout     Duration `json:"write_timeout"`
-	SaveTimeout      Duration `json:"save_timeout"`
-	KickTimeout      Duration `json:"kick_timeout"`
-	TokenTTL         Duration `json:"token_ttl"`
+	// WriteCoalesce is a session's write coalescing window: a send
+	// goroutine woken less than this after its previous write waits until
+	// previous write + WriteCoalesce, so frames arriving meanwhile share one
+	// write() (fewer system calls, each frame delayed by at most the
+	// window). 0 (the default) writes at once. 0..MaxWriteCoalesce.
+	// Omitted when 0 in written files, so they still load in older binaries.
+	WriteCoalesce Duration `json:"write_coalesce,omitempty"`
+	SaveTimeout   Duration `json:"save_timeout"`
+	KickTimeout   Duration `json:"kick_timeout"`
+	TokenTTL      Duration `json:"token_ttl"`
 	// DrainTimeout is how long a stopping replica waits for its players to
 	// leave after telling them, before it closes (and saves) the remaining
 	// sessions.

@@ -17,7 +17,7 @@ const validJSON = `{
   "http": {"addr": ":8080"},
   "database": {"url": "postgres://u:p@127.0.0.1:5432/gh", "max_conns": 20},
   "redis": {"url": "redis://127.0.0.1:6379/0", "prefix": "prod", "presence_ttl": "20s", "lease_ttl": "10s", "lock_ttl": "25s"},
-  "session": {"idle_timeout": "45s", "handshake_timeout": "5s", "send_queue": 512,
+  "session": {"idle_timeout": "45s", "handshake_timeout": "5s", "send_queue": 512, "write_coalesce": "5ms",
               "write_timeout": "3s", "save_timeout": "4s", "kick_timeout": "6s", "token_ttl": "2m",
               "drain_timeout": "7s"},
   "channels": [
@@ -53,6 +53,7 @@ func TestLoadFullFile(t *testing.T) {
 	require.Equal(t, 20*time.Second, cfg.Redis.PresenceTTL.D())
 	require.Equal(t, 45*time.Second, cfg.Session.IdleTimeout.D())
 	require.Equal(t, 512, cfg.Session.SendQueue)
+	require.Equal(t, 5*time.Millisecond, cfg.Session.WriteCoalesce.D())
 	require.Equal(t, 2*time.Minute, cfg.Session.TokenTTL.D())
 	require.Equal(t, 7*time.Second, cfg.Session.DrainTimeout.D())
 	require.Equal(t, "json", cfg.Log.Format)
@@ -77,6 +78,7 @@ func TestDefaultsKeptForAbsentFields(t *testing.T) {
 	require.NoError(t, err)
 	d := Default()
 	require.Equal(t, d.Session, cfg.Session)
+	require.Zero(t, cfg.Session.WriteCoalesce, "write coalescing is off by default")
 	require.Equal(t, d.Redis, cfg.Redis)
 	require.Equal(t, DefaultHTTPAddr, cfg.HTTP.Addr)
 	require.False(t, cfg.Redis.Enabled())
@@ -158,6 +160,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"lock ttl", func(c *Config) { c.Redis.LockTTL = Duration(25 * time.Hour) }, "redis.lock_ttl"},
 		{"bind host", func(c *Config) { c.Replica.BindHost = "a b" }, "replica.bind_host"},
 		{"send queue", func(c *Config) { c.Session.SendQueue = 0 }, "session.send_queue"},
+		{"write coalesce negative", func(c *Config) { c.Session.WriteCoalesce = -1 }, "session.write_coalesce"},
+		{"write coalesce too long", func(c *Config) { c.Session.WriteCoalesce = Duration(2 * time.Second) }, "session.write_coalesce"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 	}
@@ -265,6 +269,7 @@ func TestExampleFileShowsEveryField(t *testing.T) {
 
 	full := Default()
 	full.Redis.Addrs = []string{}
+	full.Session.WriteCoalesce = Duration(time.Millisecond) // omitted when 0
 	on := true
 	full.Channels = []ChannelConfig{{TownStages: []string{}, Enabled: &on}}
 	b, err := json.Marshal(full)

@@ -18,8 +18,10 @@ const (
 	MaxPrefix      = 64
 	MaxMaxPlayers  = 65535
 	MaxSendQueue   = 1 << 16
-	MaxMaxConns    = 1000
-	MaxDuration    = 24 * time.Hour
+	// MaxWriteCoalesce bounds session.write_coalesce.
+	MaxWriteCoalesce = time.Second
+	MaxMaxConns      = 1000
+	MaxDuration      = 24 * time.Hour
 )
 
 // Validate checks every field and returns the first problem found, naming
@@ -78,6 +80,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := field("session.send_queue", checkRange(s.SendQueue, 1, MaxSendQueue)); err != nil {
+		return err
+	}
+	if err := field("session.write_coalesce", checkWriteCoalesce(s.WriteCoalesce)); err != nil {
 		return err
 	}
 	if err := c.validateChannels(); err != nil {
@@ -186,6 +191,14 @@ func (c ChannelConfig) Players() int {
 func checkRange(v, lo, hi int) error {
 	if v < lo || v > hi {
 		return fmt.Errorf("%d out of range %d..%d", v, lo, hi)
+	}
+	return nil
+}
+
+// checkWriteCoalesce allows 0 (off) up to MaxWriteCoalesce.
+func checkWriteCoalesce(d Duration) error {
+	if d < 0 || d.D() > MaxWriteCoalesce {
+		return fmt.Errorf("%s out of range (0 writes at once; at most %s)", d.D(), MaxWriteCoalesce)
 	}
 	return nil
 }

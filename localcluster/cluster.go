@@ -126,6 +126,12 @@ type Options struct {
 	// configuration file (see config's environment overrides) override it
 	// here too.
 	Env []string
+	// Configure, when non-nil, may change each replica's configuration
+	// after the cluster filled it in and before it is validated and
+	// written (e.g. session.write_coalesce). It runs once per replica, in
+	// replica order, on a configuration of its own; an invalid result makes
+	// Start fail.
+	Configure func(*config.Config)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -436,6 +442,9 @@ func (c *Cluster) newReplica(i int) (*Replica, error) {
 			ID:   uint16(chID),
 			Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		})
+	}
+	if c.opts.Configure != nil {
+		c.opts.Configure(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("localcluster: replica %s config: %w", id, err)

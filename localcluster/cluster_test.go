@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/guildhall/guildhall/config"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -82,6 +84,7 @@ func TestClusterLifecycle(t *testing.T) {
 	c, err := Start(ctx, Options{
 		Replicas: 2, ChannelsPerReplica: 2, Binary: bin, Dir: t.TempDir(), Stdout: &out,
 		MaxPlayers: 7, Env: []string{"GUILDHALL_PPROF=1"},
+		Configure: func(cfg *config.Config) { cfg.Session.WriteCoalesce = config.Duration(3 * time.Millisecond) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +122,20 @@ func TestClusterLifecycle(t *testing.T) {
 	// Options.Env reached the replicas: pprof is served only with
 	// GUILDHALL_PPROF=1.
 	mustStatus(t, c.Replica(0).HTTPBase()+"/debug/pprof/", http.StatusOK)
+	// Options.Configure changed every replica's configuration file.
+	for i := 0; i < c.Replicas(); i++ {
+		data, err := os.ReadFile(c.Replica(i).ConfigPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg config.Config
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Session.WriteCoalesce.D() != 3*time.Millisecond {
+			t.Fatalf("replica %d write_coalesce %v, want 3ms", i, cfg.Session.WriteCoalesce.D())
+		}
+	}
 	// Options.MaxPlayers is every channel's capacity.
 	chans := channelList(t, c.Replica(0).HTTPBase())
 	if len(chans) != 4 {
@@ -203,6 +220,21 @@ func TestEnvAndMaxPlayersValidated(t *testing.T) {
 		if _, err := Start(context.Background(), o); !errors.Is(err, ErrBadOptions) {
 			t.Fatalf("Start(%+v): %v, want ErrBadOptions", o, err)
 		}
+	}
+}
+
+// A configuration made invalid by Options.Configure is refused before any
+// replica starts.
+func TestConfigureValidated(t *testing.T) {
+	opts, err := Options{Binary: "unused", Dir: t.TempDir(), Configure: func(cfg *config.Config) {
+		cfg.Session.WriteCoalesce = config.Duration(time.Hour)
+	}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{opts: opts, dbURL: "postgres://127.0.0.1/x", redisAdr: "127.0.0.1:6379"}
+	if _, err := c.newReplica(0); err == nil || !strings.Contains(err.Error(), "session.write_coalesce") {
+		t.Fatalf("newReplica with an invalid write_coalesce: %v, want an error naming it", err)
 	}
 }
 

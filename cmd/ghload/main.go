@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/guildhall/guildhall/config"
 	"github.com/guildhall/guildhall/loadgen"
 	"github.com/guildhall/guildhall/localcluster"
 	"github.com/guildhall/guildhall/pgstore"
@@ -81,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binary := fs.String("binary", "", "with -spawn: the guildhall binary (default: go build ./cmd/guildhall)")
 	channels := fs.Int("channels", 1, "with -spawn: channels per replica")
 	maxPlayers := fs.Int("max-players", 0, "with -spawn: max_players of every channel (default: enough for -sessions, at least 100)")
+	coalesce := fs.Duration("write-coalesce", 0, "with -spawn: the replicas' session.write_coalesce (0: off)")
 	pprofOn := fs.Bool("pprof", false, "with -spawn: enable /debug/pprof/ on the replicas (GUILDHALL_PPROF=1)")
 	keep := fs.String("spawn-dir", "", "with -spawn: directory for configs and replica logs (default: a temporary directory, removed at exit)")
 	cpuProfile := fs.String("cpuprofile", "", "write ghload's own CPU profile to this file (to see what the bots cost)")
@@ -133,6 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cl, cleanup, err := startCluster(ctx, spawnOptions{
 			replicas: *spawn, channels: *channels, binary: *binary, dir: *keep, pprof: *pprofOn, maxPlayers: mp,
+			writeCoalesce: *coalesce,
 		}, cfg.Logger, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "ghload: -spawn: %v\n", err)
@@ -199,6 +202,7 @@ type spawnOptions struct {
 	binary, dir        string
 	pprof              bool
 	maxPlayers         int
+	writeCoalesce      time.Duration
 }
 
 // startCluster builds the binary if needed and starts a local cluster. The
@@ -240,6 +244,11 @@ func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr 
 	if o.pprof {
 		env = append(env, envPprof+"=1")
 	}
+	var configure func(*config.Config)
+	if o.writeCoalesce != 0 {
+		// Only when asked: a binary older than the field refuses it.
+		configure = func(c *config.Config) { c.Session.WriteCoalesce = config.Duration(o.writeCoalesce) }
+	}
 	fmt.Fprintf(stderr, "ghload: starting %d replicas (redis-server, PostgreSQL) in %s\n", o.replicas, dir)
 	cl, err := localcluster.Start(ctx, localcluster.Options{
 		Replicas:           o.replicas,
@@ -250,6 +259,7 @@ func startCluster(ctx context.Context, o spawnOptions, log *slog.Logger, stderr 
 		Logger:             log,
 		MaxPlayers:         o.maxPlayers,
 		Env:                env,
+		Configure:          configure,
 	})
 	if err != nil {
 		cleanup()
