@@ -18,9 +18,9 @@ const (
 	DefaultSendQueueLen     = 1024
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultSaveTimeout      = 15 * time.Second
-	// DefaultWriterLinger is how long a session's send goroutine stays
-	// after its queue became empty before it exits (a later frame starts a
-	// new one).
+	// DefaultWriterLinger is how long a session's send goroutine stays at
+	// least (at most twice that) after its last write before it exits; a
+	// later frame starts a new one.
 	DefaultWriterLinger = 2 * time.Second
 	// MaxWriteCoalesce bounds Config.WriteCoalesce.
 	MaxWriteCoalesce = time.Second
