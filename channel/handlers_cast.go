@@ -54,18 +54,8 @@ func (s *session) onCast(reqID uint32, m *wire.Cast) {
 		// through another player's action on another channel.
 		ctx, cancel := s.reqCtx()
 		defer cancel()
-		gid, err := s.currentGuild(ctx)
-		if err != nil {
-			s.failStore(reqID, "load character", err)
-			return
-		}
-		if gid == 0 {
-			s.replyErr(reqID, wire.CodeNotFound, "not in a guild")
-			return
-		}
-		g, err := srv.store.Guild(ctx, gid)
-		if err != nil {
-			s.failStore(reqID, "guild", err)
+		g, ok := s.myGuild(ctx, reqID)
+		if !ok {
 			return
 		}
 		targets := make([]uint32, 0, len(g.Members))

@@ -21,6 +21,36 @@ func (s *session) currentGuild(ctx context.Context) (uint32, error) {
 	return ch.GuildID, nil
 }
 
+// myGuildID returns the session's current guild ID (from the store). When
+// it cannot (store error, or in no guild) it answers reqID with the error
+// and reports false.
+func (s *session) myGuildID(ctx context.Context, reqID uint32) (uint32, bool) {
+	gid, err := s.currentGuild(ctx)
+	if err != nil {
+		s.failStore(reqID, "load character", err)
+		return 0, false
+	}
+	if gid == 0 {
+		s.replyErr(reqID, wire.CodeNotFound, "not in a guild")
+		return 0, false
+	}
+	return gid, true
+}
+
+// myGuild is myGuildID followed by loading the guild with its members.
+func (s *session) myGuild(ctx context.Context, reqID uint32) (store.Guild, bool) {
+	gid, ok := s.myGuildID(ctx, reqID)
+	if !ok {
+		return store.Guild{}, false
+	}
+	g, err := s.srv.store.Guild(ctx, gid)
+	if err != nil {
+		s.failStore(reqID, "guild", err)
+		return store.Guild{}, false
+	}
+	return g, true
+}
+
 // setGuild records the session's guild and tells the registry if it changed.
 func (s *session) setGuild(ctx context.Context, gid uint32) {
 	s.mu.Lock()
@@ -211,18 +241,8 @@ func (s *session) onGuildMembers(reqID uint32) {
 	ctx, cancel := s.reqCtx()
 	defer cancel()
 	srv := s.srv
-	gid, err := s.currentGuild(ctx)
-	if err != nil {
-		s.failStore(reqID, "load character", err)
-		return
-	}
-	if gid == 0 {
-		s.replyErr(reqID, wire.CodeNotFound, "not in a guild")
-		return
-	}
-	g, err := srv.store.Guild(ctx, gid)
-	if err != nil {
-		s.failStore(reqID, "guild", err)
+	g, ok := s.myGuild(ctx, reqID)
+	if !ok {
 		return
 	}
 	info := &wire.GuildInfo{GuildID: g.ID, Name: truncate(g.Name, wire.MaxName), LeaderID: g.LeaderID}

@@ -104,13 +104,8 @@ func (s *session) onMailDelete(reqID uint32, m *wire.MailDelete) {
 func (s *session) onGuildMail(reqID uint32, m *wire.GuildMail) {
 	ctx, cancel := s.reqCtx()
 	defer cancel()
-	gid, err := s.currentGuild(ctx)
-	if err != nil {
-		s.failStore(reqID, "load character", err)
-		return
-	}
-	if gid == 0 {
-		s.replyErr(reqID, wire.CodeNotFound, "not in a guild")
+	gid, ok := s.myGuildID(ctx, reqID)
+	if !ok {
 		return
 	}
 	sent, err := s.srv.store.SendGuildMail(ctx, gid, store.Mail{FromID: s.charID, FromName: s.name, Subject: m.Subject, Body: m.Body, SentAt: s.srv.now(), Guild: true})

@@ -141,15 +141,26 @@ func (s *session) target(reqID uint32, id string) *stage {
 	return st
 }
 
-func (s *session) onStageLock(reqID uint32, m *wire.StageLock) {
-	st := s.target(reqID, m.StageID)
+// lockManaged returns the target stage with st.mu held if the session
+// manages it (see stage.manages); otherwise it answers reqID (NotFound or
+// Forbidden, naming action) and returns nil with no lock held.
+func (s *session) lockManaged(reqID uint32, id, action string) *stage {
+	st := s.target(reqID, id)
 	if st == nil {
-		return
+		return nil
 	}
 	st.mu.Lock()
 	if !st.manages(s.charID) {
 		st.mu.Unlock()
-		s.replyErr(reqID, wire.CodeForbidden, "only the host may lock the stage")
+		s.replyErr(reqID, wire.CodeForbidden, "only the host may "+action)
+		return nil
+	}
+	return st
+}
+
+func (s *session) onStageLock(reqID uint32, m *wire.StageLock) {
+	st := s.lockManaged(reqID, m.StageID, "lock the stage")
+	if st == nil {
 		return
 	}
 	st.locked = m.Locked
@@ -238,14 +249,8 @@ func (s *session) onStageReady(reqID uint32, m *wire.StageReady) {
 }
 
 func (s *session) onStageSetBinary(reqID uint32, m *wire.StageSetBinary) {
-	st := s.target(reqID, m.StageID)
+	st := s.lockManaged(reqID, m.StageID, "set stage data")
 	if st == nil {
-		return
-	}
-	st.mu.Lock()
-	if !st.manages(s.charID) {
-		st.mu.Unlock()
-		s.replyErr(reqID, wire.CodeForbidden, "only the host may set stage data")
 		return
 	}
 	st.binary[m.Key] = m.Data // a copy made by the decoder
