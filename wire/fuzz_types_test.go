@@ -39,6 +39,7 @@ func FuzzDecodeMailNotify(f *testing.F)     { fuzzType(f, wire.TMailNotify) }
 func FuzzDecodeKicked(f *testing.F)         { fuzzType(f, wire.TKicked) }
 func FuzzDecodeNotice(f *testing.F)         { fuzzType(f, wire.TNotice) }
 func FuzzDecodeGuildEvent(f *testing.F)     { fuzzType(f, wire.TGuildEvent) }
+func FuzzDecodePlayersOffline(f *testing.F) { fuzzType(f, wire.TPlayersOffline) }
 func FuzzDecodeCast(f *testing.F)           { fuzzType(f, wire.TCast) }
 func FuzzDecodeSemaAcquire(f *testing.F)    { fuzzType(f, wire.TSemaAcquire) }
 func FuzzDecodeSemaRelease(f *testing.F)    { fuzzType(f, wire.TSemaRelease) }

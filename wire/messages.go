@@ -36,13 +36,14 @@ const (
 	TStageListResp  Type = 0x002F
 
 	// Pushes.
-	TStageJoined Type = 0x0030
-	TStageLeft   Type = 0x0031
-	TCastMsg     Type = 0x0032
-	TMailNotify  Type = 0x0033
-	TKicked      Type = 0x0034
-	TNotice      Type = 0x0035
-	TGuildEvent  Type = 0x0036
+	TStageJoined    Type = 0x0030
+	TStageLeft      Type = 0x0031
+	TCastMsg        Type = 0x0032
+	TMailNotify     Type = 0x0033
+	TKicked         Type = 0x0034
+	TNotice         Type = 0x0035
+	TGuildEvent     Type = 0x0036
+	TPlayersOffline Type = 0x0037
 
 	// Casts and semaphores.
 	TCast        Type = 0x0040
@@ -144,6 +145,8 @@ func New(t Type) Message {
 		return &Notice{}
 	case TGuildEvent:
 		return &GuildEvent{}
+	case TPlayersOffline:
+		return &PlayersOffline{}
 	case TCast:
 		return &Cast{}
 	case TSemaAcquire:
@@ -208,6 +211,7 @@ func Types() []Type {
 		TStageReserve, TStageUnreserve, TStageReady, TStageSetBinary, TStageGetBinary,
 		TStageClients, TStageList, TStageInfo, TStageBinary, TStageListResp,
 		TStageJoined, TStageLeft, TCastMsg, TMailNotify, TKicked, TNotice, TGuildEvent,
+		TPlayersOffline,
 		TCast, TSemaAcquire, TSemaRelease, TSemaWrite,
 		TSaveData, TLoadData, TCharData,
 		TMailSend, TMailList, TMailRead, TMailDelete, TMailListResp, TMailBody,
@@ -887,6 +891,18 @@ func (m *GuildEvent) Decode(r *Reader) {
 	m.CharID = r.U32()
 	m.Name = r.String(MaxName)
 }
+
+// PlayersOffline (push) says characters went offline without logging out:
+// the replica that served them stopped answering and its lease expired, so
+// the registry's sweeper removed them. At most MaxList players per message;
+// Member.Ready is unused (false).
+type PlayersOffline struct {
+	Players []Member
+}
+
+func (*PlayersOffline) Type() Type         { return TPlayersOffline }
+func (m *PlayersOffline) Encode(w *Writer) { encodeMembers(w, m.Players) }
+func (m *PlayersOffline) Decode(r *Reader) { m.Players = decodeMembers(r) }
 
 // ---- semaphores ----
 

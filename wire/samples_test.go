@@ -46,6 +46,7 @@ func samples() []wire.Message {
 		&wire.Kicked{Reason: "logged in elsewhere"},
 		&wire.Notice{Text: "server restarting in 5 minutes"},
 		&wire.GuildEvent{GuildID: 12, GuildName: "Knights", Event: wire.GuildJoined, CharID: 7, Name: "Bob"},
+		&wire.PlayersOffline{Players: []wire.Member{alice, bob}},
 		&wire.Cast{Scope: wire.ScopeTargets, Targets: []uint32{7, 8, 0xFFFFFFFF}, Payload: []byte("psst")},
 		&wire.SemaAcquire{Name: "raid-1", Global: true, Capacity: 32},
 		&wire.SemaRelease{Name: "raid-1", Global: true},
