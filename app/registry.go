@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,10 @@ func NewRegistry(p RegistryParams) (*Registry, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	st := p.Store
+	// The channels register with the registry after it is built; the
+	// wrapper below records them so that the sweep callback can reach them
+	// (Channels depends on the registry, so fx cannot hand them to it).
+	local := newOfflineRelay(log)
 	reg, err := redisreg.New(client, redisreg.Options{
 		Prefix:      cfg.Redis.Prefix,
 		ReplicaID:   cfg.Replica.ID,
@@ -83,13 +88,18 @@ func NewRegistry(p RegistryParams) (*Registry, error) {
 			}
 			log.Info("dead replica reaped", "dead_replica", dead, "rows", n)
 		},
+		// Every live replica: tell its players which characters went with
+		// the dead replica.
+		OnSessionsLost: local.sessionsLost,
 	})
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	local.ChannelRegistry = reg
+	local.refresh = reg.Refresh
 	return &Registry{
-		ChannelRegistry: reg,
+		ChannelRegistry: local,
 		Start: func(ctx context.Context) error {
 			if err := reg.Start(ctx); err != nil {
 				// fx does not stop a hook whose start failed: clean up here.
@@ -102,6 +112,69 @@ func NewRegistry(p RegistryParams) (*Registry, error) {
 			return errors.Join(reg.Close(ctx), client.Close())
 		},
 	}, nil
+}
+
+// offliner is implemented by channels that can tell their players about
+// characters lost with a dead replica (*channel.Server).
+type offliner interface {
+	NotifyOffline(lost []registry.SessionSnapshot)
+}
+
+// offlineRelay is the Redis registry as the channels see it: it records the
+// channels registered through it (this replica's running channels) and
+// relays redisreg's OnSessionsLost to each of them. It keeps Refresh, which
+// Channels uses to publish the draining state.
+type offlineRelay struct {
+	registry.ChannelRegistry
+	refresh func(context.Context) error
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	chans map[uint16]offliner
+}
+
+func newOfflineRelay(log *slog.Logger) *offlineRelay {
+	return &offlineRelay{log: log, chans: map[uint16]offliner{}}
+}
+
+// Register registers ch and, once it is registered, relays lost sessions to it.
+func (o *offlineRelay) Register(ctx context.Context, ch registry.Channel) error {
+	if err := o.ChannelRegistry.Register(ctx, ch); err != nil {
+		return err
+	}
+	if n, ok := ch.(offliner); ok {
+		o.mu.Lock()
+		o.chans[ch.Info().ID] = n
+		o.mu.Unlock()
+	}
+	return nil
+}
+
+// Unregister stops relaying to the channel, then unregisters it.
+func (o *offlineRelay) Unregister(ctx context.Context, channelID uint16) {
+	o.mu.Lock()
+	delete(o.chans, channelID)
+	o.mu.Unlock()
+	o.ChannelRegistry.Unregister(ctx, channelID)
+}
+
+// Refresh publishes this replica's channel state now (redisreg.Registry.Refresh).
+func (o *offlineRelay) Refresh(ctx context.Context) error { return o.refresh(ctx) }
+
+// sessionsLost is redisreg's OnSessionsLost: it pushes wire.PlayersOffline
+// for lost to every session of every registered channel.
+func (o *offlineRelay) sessionsLost(_ context.Context, dead string, lost []registry.SessionSnapshot) {
+	o.mu.Lock()
+	chans := make([]offliner, 0, len(o.chans))
+	for _, n := range o.chans {
+		chans = append(chans, n)
+	}
+	o.mu.Unlock()
+	o.log.Info("telling players a dead replica's characters went offline",
+		"dead_replica", dead, "players", len(lost), "channels", len(chans))
+	for _, n := range chans {
+		n.NotifyOffline(lost)
+	}
 }
 
 // NewRedisClient builds the go-redis client described by rc: redis.url
