@@ -58,8 +58,9 @@ func who(id uint32, name string) string {
 	return "character " + strconv.FormatUint(uint64(id), 10)
 }
 
-// FormatEvent renders a push as one line. names resolves character IDs
-// the event does not name (StageLeft); it may return "".
+// FormatEvent renders a push as one line, except PlayersOffline: one line
+// per player. names resolves character IDs the event does not name
+// (StageLeft); it may return "".
 func FormatEvent(m wire.Message, names func(uint32) string) string {
 	switch e := m.(type) {
 	case *wire.CastMsg:
@@ -93,6 +94,15 @@ func FormatEvent(m wire.Message, names func(uint32) string) string {
 			return fmt.Sprintf("* %s was kicked from %s", name, guild)
 		}
 		return fmt.Sprintf("* %s: guild event %d for %s", guild, e.Event, name)
+	case *wire.PlayersOffline:
+		if len(e.Players) == 0 {
+			return "* no players went offline"
+		}
+		lines := make([]string, len(e.Players))
+		for i, p := range e.Players {
+			lines[i] = fmt.Sprintf("* %s went offline (their replica stopped)", who(p.CharID, p.Name))
+		}
+		return strings.Join(lines, "\n")
 	case *wire.Error:
 		return "* error: " + FormatError(e)
 	case nil:

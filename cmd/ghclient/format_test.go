@@ -43,6 +43,9 @@ func TestFormatEvent(t *testing.T) {
 		{&wire.GuildEvent{GuildID: 3, GuildName: "Owls", Event: wire.GuildLeft, CharID: 2, Name: "Bob"}, "* Bob left guild Owls (id 3)", []string{"guild"}},
 		{&wire.GuildEvent{GuildID: 3, Event: wire.GuildKicked, CharID: 2, Name: "Bob"}, "* Bob was kicked from guild 3", []string{"guild"}},
 		{&wire.GuildEvent{GuildID: 3, GuildName: "Owls", Event: 99, CharID: 2, Name: "Bob"}, "* guild Owls (id 3): guild event 99 for Bob", []string{"guild"}},
+		{&wire.PlayersOffline{Players: []wire.Member{{CharID: 1, Name: "Alice"}, {CharID: 7}}},
+			"* Alice went offline (their replica stopped)\n* character 7 went offline (their replica stopped)", nil},
+		{&wire.PlayersOffline{}, "* no players went offline", nil},
 		{&wire.Error{Code: wire.CodeUnavailable, Message: "redis down"}, "* error: service unavailable: redis down", []string{"error"}},
 		{&wire.Pong{}, "* Pong", nil},
 	}
