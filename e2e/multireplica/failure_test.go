@@ -98,6 +98,15 @@ func TestKill9(t *testing.T) {
 		return nil
 	})
 	t.Logf("kill -9: presence gone %v after the crash (presence TTL %v, lease TTL %v)", took, presenceTTL, leaseTTL)
+	// Issue 3: the sweep tells the survivors' players that the dead
+	// replica's characters went offline.
+	for _, p := range []*player{a, b} {
+		p.waitCount(t, p.name+" told the victim went offline", 1, func(m wire.Message) bool {
+			po, ok := m.(*wire.PlayersOffline)
+			return ok && slices.Contains(po.Players, wire.Member{CharID: victim.id, Name: victim.name})
+		})
+	}
+	t.Logf("kill -9: survivors told the victim went offline %v after the crash", time.Since(crashed))
 
 	var token uint64
 	eventually(t, waitLimit, "victim's semaphore acquirable", func() error {
