@@ -34,8 +34,10 @@ type Options struct {
 	Prefix string
 	// ReplicaID names this replica; unique in the cluster. Required.
 	ReplicaID string
-	// PresenceTTL is the TTL of presence keys and per-channel indexes
-	// (default 15s): a crashed replica's players vanish within it.
+	// PresenceTTL is the TTL of presence keys (default 15s): a crashed
+	// replica's players vanish from FindSession within it, and from searches
+	// once its lease expires. The per-channel indexes live longer (see
+	// indexTTL) so the sweeper can still read them.
 	PresenceTTL time.Duration
 	// LeaseTTL is the TTL of the replica lease and channel claims (default
 	// 10s). The sweeper cleans up after a replica whose lease expired.
@@ -181,4 +183,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// indexTTL is the TTL of the per-channel session and stage indexes. They
+// outlive the presence keys and the lease by a sweep interval, so that the
+// sweeper of a crashed replica still reads which characters it had (and
+// tells the other players they left) however the TTLs and the sweep tick
+// fall. Searches never see a dead replica's index: they read only channels
+// whose info key (TTL LeaseTTL) is alive.
+func (o Options) indexTTL() time.Duration {
+	return o.PresenceTTL + o.LeaseTTL + o.SweepInterval
 }

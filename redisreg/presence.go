@@ -256,7 +256,7 @@ func (r *Registry) writeSession(ctx context.Context, s registry.SessionSnapshot)
 	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
 		set = p.SetArgs(octx, r.k.presence(s.CharID), v, redis.SetArgs{TTL: r.o.PresenceTTL, Get: true})
 		p.HSet(octx, r.k.chsess(s.ChannelID), strconv.FormatUint(uint64(s.CharID), 10), v)
-		p.PExpire(octx, r.k.chsess(s.ChannelID), r.o.PresenceTTL)
+		p.PExpire(octx, r.k.chsess(s.ChannelID), r.o.indexTTL())
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -409,7 +409,7 @@ func (r *Registry) StageUpdated(ctx context.Context, s registry.StageSnapshot) {
 	defer cancel()
 	_, err := r.c.Pipelined(octx, func(p redis.Pipeliner) error {
 		p.HSet(octx, r.k.chstages(s.ChannelID), s.StageID, encodeStage(s))
-		p.PExpire(octx, r.k.chstages(s.ChannelID), r.o.PresenceTTL)
+		p.PExpire(octx, r.k.chstages(s.ChannelID), r.o.indexTTL())
 		return nil
 	})
 	if err := r.fail(ctx, err, "stage updated"); err != nil {

@@ -102,7 +102,7 @@ func (r *Registry) Refresh(ctx context.Context) error {
 				p.Del(octx, k.key)
 				if len(k.fields) > 0 {
 					p.HSet(octx, k.key, k.fields)
-					p.PExpire(octx, k.key, r.o.PresenceTTL)
+					p.PExpire(octx, k.key, r.o.indexTTL())
 				}
 			}
 			return nil

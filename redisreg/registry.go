@@ -6,8 +6,8 @@
 //	P:world                 pub/sub: worldcasts and leave events, to every replica
 //	P:replica:ID            pub/sub: directed to replica ID (casts, mail, kicks, kick acks)
 //	P:presence:CHAR         string, TTL PresenceTTL: encoded SessionSnapshot
-//	P:chsess:CH             hash charID → SessionSnapshot, TTL PresenceTTL (whole key)
-//	P:chstages:CH           hash stageID → StageSnapshot, TTL PresenceTTL (whole key)
+//	P:chsess:CH             hash charID → SessionSnapshot, TTL indexTTL (whole key)
+//	P:chstages:CH           hash stageID → StageSnapshot, TTL indexTTL (whole key)
 //	P:channel:CH            string, TTL LeaseTTL: the replica that claims channel CH
 //	P:chinfo:CH             string, TTL LeaseTTL: encoded ChannelInfo
 //	P:channels              set of channel IDs ever registered and not removed
