@@ -54,25 +54,50 @@ type SignInResult struct {
 	Channels  []ChannelInfo
 }
 
+// API is the HTTP sign-in API at Base (e.g. "http://127.0.0.1:8080"),
+// spoken through Client, or http.DefaultClient when Client is nil. A program
+// that signs many accounts in at once (a load generator) gives it a Client
+// whose transport keeps enough idle connections per host. The package-level
+// SignUp, SignIn and Channels are API{Base: httpBase} with the default client.
+type API struct {
+	Base   string
+	Client *http.Client
+}
+
 // SignUp creates an account with one character through the HTTP API at
 // httpBase (e.g. "http://127.0.0.1:8080"). An existing username gives an
 // *APIError with Status 409 and Code "exists".
 func SignUp(ctx context.Context, httpBase, username, password, character string) (accountID int64, charID uint32, err error) {
-	req := map[string]string{"username": username, "password": password, "character": character}
-	var resp struct {
-		AccountID int64  `json:"account_id"`
-		CharID    uint32 `json:"char_id"`
-	}
-	if err := doJSON(ctx, http.MethodPost, httpBase, "/v1/accounts", req, &resp); err != nil {
-		return 0, 0, fmt.Errorf("client: sign up %q: %w", username, err)
-	}
-	return resp.AccountID, resp.CharID, nil
+	return API{Base: httpBase}.SignUp(ctx, username, password, character)
 }
 
 // SignIn authenticates through the HTTP API at httpBase and returns a token
 // for Dial with the channel list. Wrong credentials give an *APIError with
 // Status 401 and Code "unauthorized".
 func SignIn(ctx context.Context, httpBase, username, password string) (*SignInResult, error) {
+	return API{Base: httpBase}.SignIn(ctx, username, password)
+}
+
+// Channels lists the cluster's channels through the HTTP API at httpBase.
+func Channels(ctx context.Context, httpBase string) ([]ChannelInfo, error) {
+	return API{Base: httpBase}.Channels(ctx)
+}
+
+// SignUp is the package-level SignUp through a's client.
+func (a API) SignUp(ctx context.Context, username, password, character string) (accountID int64, charID uint32, err error) {
+	req := map[string]string{"username": username, "password": password, "character": character}
+	var resp struct {
+		AccountID int64  `json:"account_id"`
+		CharID    uint32 `json:"char_id"`
+	}
+	if err := a.doJSON(ctx, http.MethodPost, "/v1/accounts", req, &resp); err != nil {
+		return 0, 0, fmt.Errorf("client: sign up %q: %w", username, err)
+	}
+	return resp.AccountID, resp.CharID, nil
+}
+
+// SignIn is the package-level SignIn through a's client.
+func (a API) SignIn(ctx context.Context, username, password string) (*SignInResult, error) {
 	req := map[string]string{"username": username, "password": password}
 	var resp struct {
 		Token     string        `json:"token"`
@@ -82,7 +107,7 @@ func SignIn(ctx context.Context, httpBase, username, password string) (*SignInRe
 		Name      string        `json:"name"`
 		Channels  []ChannelInfo `json:"channels"`
 	}
-	if err := doJSON(ctx, http.MethodPost, httpBase, "/v1/signin", req, &resp); err != nil {
+	if err := a.doJSON(ctx, http.MethodPost, "/v1/signin", req, &resp); err != nil {
 		return nil, fmt.Errorf("client: sign in %q: %w", username, err)
 	}
 	if resp.Token == "" {
@@ -105,12 +130,12 @@ func SignIn(ctx context.Context, httpBase, username, password string) (*SignInRe
 	return res, nil
 }
 
-// Channels lists the cluster's channels through the HTTP API at httpBase.
-func Channels(ctx context.Context, httpBase string) ([]ChannelInfo, error) {
+// Channels is the package-level Channels through a's client.
+func (a API) Channels(ctx context.Context) ([]ChannelInfo, error) {
 	var resp struct {
 		Channels []ChannelInfo `json:"channels"`
 	}
-	if err := doJSON(ctx, http.MethodGet, httpBase, "/v1/channels", nil, &resp); err != nil {
+	if err := a.doJSON(ctx, http.MethodGet, "/v1/channels", nil, &resp); err != nil {
 		return nil, fmt.Errorf("client: channels: %w", err)
 	}
 	return resp.Channels, nil
@@ -118,7 +143,7 @@ func Channels(ctx context.Context, httpBase string) ([]ChannelInfo, error) {
 
 // doJSON sends body (if non-nil) as JSON and decodes a 2xx answer into out;
 // any other status becomes an *APIError.
-func doJSON(ctx context.Context, method, base, path string, body, out any) error {
+func (a API) doJSON(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -127,7 +152,7 @@ func doJSON(ctx context.Context, method, base, path string, body, out any) error
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.Base, "/")+path, rd)
 	if err != nil {
 		return err
 	}
@@ -135,7 +160,11 @@ func doJSON(ctx context.Context, method, base, path string, body, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	hc := a.Client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

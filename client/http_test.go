@@ -104,3 +104,39 @@ func TestChannels(t *testing.T) {
 		t.Fatalf("Channels from a non-JSON error: %#v", err)
 	}
 }
+
+// countingTransport counts the requests it passes on to http.DefaultTransport.
+type countingTransport struct{ n int }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n++
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestAPIUsesItsClient(t *testing.T) {
+	srv := fakeSignIn(t)
+	tr := &countingTransport{}
+	api := API{Base: srv.URL + "/", Client: &http.Client{Transport: tr}}
+	if _, _, err := api.SignUp(testCtx(t), "bob", "pw", "Bob"); err != nil {
+		t.Fatalf("SignUp: %v", err)
+	}
+	res, err := api.SignIn(testCtx(t), "alice", "secret")
+	if err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	if res.Token != "tok" || len(res.Channels) != 2 {
+		t.Fatalf("SignIn = %+v", res)
+	}
+	chs, err := api.Channels(testCtx(t))
+	if err != nil || len(chs) != 2 {
+		t.Fatalf("Channels = %v, %v", chs, err)
+	}
+	_, err = api.SignIn(testCtx(t), "alice", "wrong")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 {
+		t.Fatalf("wrong password: err = %v, want *APIError 401", err)
+	}
+	if tr.n != 4 {
+		t.Fatalf("client transport saw %d requests, want 4", tr.n)
+	}
+}
