@@ -1,63 +1,19 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/guildhall/guildhall/client"
 )
 
-// ErrUnauthorized: the sign-in API refused the username or password (401).
-var ErrUnauthorized = errors.New("loadgen: sign-in refused (401)")
-
-// APIError is a non-2xx answer of the sign-in API.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("sign-in API: HTTP %d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// Unwrap makes a 401 match ErrUnauthorized.
-func (e *APIError) Unwrap() error {
-	if e.Status == http.StatusUnauthorized {
-		return ErrUnauthorized
-	}
-	return nil
-}
-
-// ChannelInfo is one live channel from the sign-in API's channel list.
-type ChannelInfo struct {
-	ID         uint16 `json:"id"`
-	Name       string `json:"name"`
-	Replica    string `json:"replica"`
-	Addr       string `json:"addr"`
-	Players    int    `json:"players"`
-	MaxPlayers int    `json:"max_players"`
-	Enabled    bool   `json:"enabled"`
-}
-
-// signIn is the answer of POST /v1/signin.
-type signIn struct {
-	Token     string        `json:"token"`
-	ExpiresAt time.Time     `json:"expires_at"`
-	AccountID int64         `json:"account_id"`
-	CharID    uint32        `json:"char_id"`
-	Name      string        `json:"name"`
-	Channels  []ChannelInfo `json:"channels"`
-}
-
-// api speaks the HTTP sign-in API (docs/protocol.md) with its own client.
+// api speaks the HTTP sign-in API (docs/protocol.md) through client.API with
+// its own pooled http.Client, so concurrent bots reuse connections.
 type api struct {
 	hc *http.Client
 }
@@ -73,45 +29,12 @@ func newAPI(concurrency int) *api {
 
 func (a *api) close() { a.hc.CloseIdleConnections() }
 
-func (a *api) do(ctx context.Context, method, url string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read body: %w", method, url, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error, Code string }
-		_ = json.Unmarshal(data, &e)
-		if e.Error == "" {
-			e.Error = strings.TrimSpace(string(data))
-		}
-		return fmt.Errorf("%s %s: %w", method, url, &APIError{Status: resp.StatusCode, Code: e.Code, Message: e.Error})
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, url, err)
-		}
-	}
-	return nil
+func (a *api) at(base string) client.API { return client.API{Base: base, Client: a.hc} }
+
+// hasStatus reports whether err carries a sign-in API answer with status.
+func hasStatus(err error, status int) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && ae.Status == status
 }
 
 // signInRetries is how many times a sign-in answered 503 ("try again") is
@@ -121,16 +44,14 @@ const (
 	signInBackoff = 100 * time.Millisecond
 )
 
-func (a *api) signIn(ctx context.Context, base, user, pass string) (*signIn, error) {
+func (a *api) signIn(ctx context.Context, base, user, pass string) (*client.SignInResult, error) {
 	backoff := signInBackoff
 	for try := 0; ; try++ {
-		var out signIn
-		err := a.do(ctx, http.MethodPost, base+"/v1/signin", map[string]string{"username": user, "password": pass}, &out)
+		si, err := a.at(base).SignIn(ctx, user, pass)
 		if err == nil {
-			return &out, nil
+			return si, nil
 		}
-		var ae *APIError
-		if try >= signInRetries || !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+		if try >= signInRetries || !hasStatus(err, http.StatusServiceUnavailable) {
 			return nil, err
 		}
 		t := time.NewTimer(backoff)
@@ -142,21 +63,6 @@ func (a *api) signIn(ctx context.Context, base, user, pass string) (*signIn, err
 		}
 		backoff *= 2
 	}
-}
-
-func (a *api) signUp(ctx context.Context, base, user, pass, char string) error {
-	return a.do(ctx, http.MethodPost, base+"/v1/accounts",
-		map[string]string{"username": user, "password": pass, "character": char}, nil)
-}
-
-func (a *api) channels(ctx context.Context, base string) ([]ChannelInfo, error) {
-	var out struct {
-		Channels []ChannelInfo `json:"channels"`
-	}
-	if err := a.do(ctx, http.MethodGet, base+"/v1/channels", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Channels, nil
 }
 
 // AccountName returns the username of bot n: "<prefix>_<n>".
@@ -178,13 +84,13 @@ func CharacterName(prefix string, n int) string {
 // ensureSignIn signs bot n in at base, signing the account up first if the
 // sign-in is refused (first run); signups bounds concurrent sign-ups, which
 // are slow because of password hashing.
-func (a *api) ensureSignIn(ctx context.Context, base, prefix, pass string, n int, signups chan struct{}) (*signIn, error) {
+func (a *api) ensureSignIn(ctx context.Context, base, prefix, pass string, n int, signups chan struct{}) (*client.SignInResult, error) {
 	user := AccountName(prefix, n)
 	si, err := a.signIn(ctx, base, user, pass)
 	if err == nil {
 		return si, nil
 	}
-	if !errors.Is(err, ErrUnauthorized) {
+	if !hasStatus(err, http.StatusUnauthorized) {
 		return nil, err
 	}
 	select {
@@ -192,7 +98,7 @@ func (a *api) ensureSignIn(ctx context.Context, base, prefix, pass string, n int
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	err = a.signUp(ctx, base, user, pass, CharacterName(prefix, n))
+	_, _, err = a.at(base).SignUp(ctx, user, pass, CharacterName(prefix, n))
 	<-signups
 	if err != nil {
 		return nil, fmt.Errorf("sign up %s: %w", user, err)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/guildhall/guildhall/client"
 	"github.com/guildhall/guildhall/wire"
 )
 
@@ -17,9 +18,9 @@ import (
 type env struct {
 	cfg      Config
 	api      *api
-	replicas []string        // sorted replica IDs
-	channels [][]ChannelInfo // per replica, sorted by ID
-	base     time.Time       // the run's clock origin (monotonic)
+	replicas []string               // sorted replica IDs
+	channels [][]client.ChannelInfo // per replica, sorted by ID
+	base     time.Time              // the run's clock origin (monotonic)
 	signups  chan struct{}
 }
 
@@ -79,10 +80,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 // discover reads the cluster's channel list and groups enabled channels by replica.
 func (e *env) discover(ctx context.Context) error {
-	var chs []ChannelInfo
+	var chs []client.ChannelInfo
 	var err error
 	for _, b := range e.cfg.HTTP {
-		chs, err = e.api.channels(ctx, b)
+		chs, err = e.api.at(b).Channels(ctx)
 		if err == nil {
 			break
 		}
@@ -90,7 +91,7 @@ func (e *env) discover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: channel list: %w", ErrSetup, err)
 	}
-	by := map[string][]ChannelInfo{}
+	by := map[string][]client.ChannelInfo{}
 	for _, c := range chs {
 		if !c.Enabled {
 			continue
@@ -116,7 +117,7 @@ func (e *env) discover(ctx context.Context) error {
 }
 
 // slot says where bot n lives: its replica index and channel address.
-func (e *env) slot(n int) (replica int, ch ChannelInfo) {
+func (e *env) slot(n int) (replica int, ch client.ChannelInfo) {
 	r := n % len(e.replicas)
 	l := e.channels[r]
 	return r, l[(n/len(e.replicas))%len(l)]
