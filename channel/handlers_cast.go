@@ -58,13 +58,7 @@ func (s *session) onCast(reqID uint32, m *wire.Cast) {
 		if !ok {
 			return
 		}
-		targets := make([]uint32, 0, len(g.Members))
-		for _, mem := range g.Members {
-			if mem.CharID != s.charID {
-				targets = append(targets, mem.CharID)
-			}
-		}
-		if len(targets) > 0 {
+		if targets := memberIDs(g, s.charID); len(targets) > 0 {
 			ids, err := srv.reg.Cast(ctx, targets, frame)
 			if err != nil {
 				s.failRegistry(reqID, "guild cast", err)
