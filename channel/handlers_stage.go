@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/guildhall/guildhall/registry"
 	"github.com/guildhall/guildhall/wire"
 )
 
@@ -280,37 +281,34 @@ func (s *session) onStageList(reqID uint32, m *wire.StageList) {
 	if limit <= 0 || limit > wire.MaxList {
 		limit = wire.MaxList
 	}
-	resp := &wire.StageListResp{}
+	var snaps []registry.StageSnapshot
 	if m.Cluster {
 		ctx, cancel := s.reqCtx()
 		defer cancel()
-		snaps, err := s.srv.reg.SearchStages(ctx, m.Prefix, limit)
-		if err != nil {
+		var err error
+		if snaps, err = s.srv.reg.SearchStages(ctx, m.Prefix, limit); err != nil {
 			s.failRegistry(reqID, "search stages", err)
 			return
 		}
-		for _, st := range snaps {
-			resp.Stages = append(resp.Stages, stageEntry(st.StageID, st.ChannelID, st.Addr, st.Players, st.MaxPlayers, st.Locked, st.HasPassword))
-		}
 	} else {
-		for _, st := range s.srv.Stages(m.Prefix, limit) {
-			resp.Stages = append(resp.Stages, stageEntry(st.StageID, st.ChannelID, st.Addr, st.Players, st.MaxPlayers, st.Locked, st.HasPassword))
-		}
+		snaps = s.srv.Stages(m.Prefix, limit)
 	}
-	if len(resp.Stages) > limit {
-		resp.Stages = resp.Stages[:limit]
+	snaps = snaps[:min(len(snaps), limit)] // a registry may answer more
+	resp := &wire.StageListResp{Stages: make([]wire.StageEntry, 0, len(snaps))}
+	for _, st := range snaps {
+		resp.Stages = append(resp.Stages, stageEntry(st))
 	}
 	s.reply(reqID, resp)
 }
 
-func stageEntry(id string, ch uint16, addr string, players, maxPlayers int, locked, pw bool) wire.StageEntry {
+func stageEntry(st registry.StageSnapshot) wire.StageEntry {
 	return wire.StageEntry{
-		StageID:     truncate(id, wire.MaxStageID),
-		ChannelID:   ch,
-		Addr:        truncate(strings.TrimSpace(addr), wire.MaxShort),
-		Players:     uint16(min(players, 0xFFFF)),
-		MaxPlayers:  uint16(min(maxPlayers, 0xFFFF)),
-		Locked:      locked,
-		HasPassword: pw,
+		StageID:     truncate(st.StageID, wire.MaxStageID),
+		ChannelID:   st.ChannelID,
+		Addr:        truncate(strings.TrimSpace(st.Addr), wire.MaxShort),
+		Players:     uint16(min(st.Players, 0xFFFF)),
+		MaxPlayers:  uint16(min(st.MaxPlayers, 0xFFFF)),
+		Locked:      st.Locked,
+		HasPassword: st.HasPassword,
 	}
 }
