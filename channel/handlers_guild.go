@@ -91,6 +91,28 @@ func memberIDs(g store.Guild, except uint32) []uint32 {
 	return out
 }
 
+// memberName returns the name of charID among g's members, or def if it
+// is not one.
+func memberName(g store.Guild, charID uint32, def string) string {
+	for _, m := range g.Members {
+		if m.CharID == charID {
+			return m.Name
+		}
+	}
+	return def
+}
+
+// guildBeforeChange returns the session's current guild with its members
+// before a leave or kick changes it, so the members can be told. It is best
+// effort: the zero Guild if the session has none or the store cannot say.
+func (s *session) guildBeforeChange(ctx context.Context) store.Guild {
+	var g store.Guild
+	if gid, err := s.currentGuild(ctx); err == nil && gid != 0 {
+		g, _ = s.srv.store.Guild(ctx, gid)
+	}
+	return g
+}
+
 func (s *session) onGuildCreate(reqID uint32, m *wire.GuildCreate) {
 	if m.Name == "" {
 		s.replyErr(reqID, wire.CodeBadRequest, "guild name must not be empty")
@@ -163,12 +185,7 @@ func (s *session) onGuildAccept(reqID uint32, m *wire.GuildAccept) {
 	if err != nil {
 		return
 	}
-	name := s.name
-	for _, mem := range g.Members {
-		if mem.CharID == joiner {
-			name = mem.Name
-		}
-	}
+	name := memberName(g, joiner, s.name)
 	s.guildEvent(ctx, memberIDs(g, s.charID), wire.GuildEvent{GuildID: gid, GuildName: g.Name, Event: wire.GuildJoined, CharID: joiner, Name: name})
 }
 
@@ -189,10 +206,7 @@ func (s *session) onGuildLeave(reqID uint32) {
 	ctx, cancel := s.reqCtx()
 	defer cancel()
 	srv := s.srv
-	var before store.Guild
-	if gid, err := s.currentGuild(ctx); err == nil && gid != 0 {
-		before, _ = srv.store.Guild(ctx, gid)
-	}
+	before := s.guildBeforeChange(ctx)
 	gid, disbanded, err := srv.store.LeaveGuild(ctx, s.charID)
 	if err != nil {
 		s.failStore(reqID, "leave guild", err)
@@ -213,10 +227,7 @@ func (s *session) onGuildKick(reqID uint32, m *wire.GuildKick) {
 	ctx, cancel := s.reqCtx()
 	defer cancel()
 	srv := s.srv
-	var before store.Guild
-	if gid, err := s.currentGuild(ctx); err == nil && gid != 0 {
-		before, _ = srv.store.Guild(ctx, gid)
-	}
+	before := s.guildBeforeChange(ctx)
 	gid, err := srv.store.KickFromGuild(ctx, s.charID, m.CharID)
 	if err != nil {
 		s.failStore(reqID, "kick from guild", err)
@@ -224,12 +235,7 @@ func (s *session) onGuildKick(reqID uint32, m *wire.GuildKick) {
 	}
 	srv.refreshLocalGuild(ctx, m.CharID, 0)
 	s.ok(reqID, uint64(gid))
-	name := ""
-	for _, mem := range before.Members {
-		if mem.CharID == m.CharID {
-			name = mem.Name
-		}
-	}
+	name := memberName(before, m.CharID, "")
 	targets := memberIDs(before, s.charID)
 	if len(before.Members) == 0 {
 		targets = []uint32{m.CharID}
