@@ -46,33 +46,37 @@ func (r *Registry) Cast(ctx context.Context, targets []uint32, frame []byte) ([]
 	if r.isClosed() {
 		return nil, fmt.Errorf("redisreg: cast: %w", registry.ErrClosed)
 	}
-	targets = dedup(targets)
-	var reached, remote []uint32
-	byChannel := map[uint16][]uint32{}
-	r.mu.Lock()
-	chans := map[uint16]registry.Channel{}
-	for _, c := range targets {
-		if s, ok := r.sessions[c]; ok && r.channels[s.ChannelID] != nil {
-			byChannel[s.ChannelID] = append(byChannel[s.ChannelID], c)
-			chans[s.ChannelID] = r.channels[s.ChannelID].ch
-		} else {
-			remote = append(remote, c)
-		}
+	byChannel, remote := r.localByChannel(dedup(targets))
+	var reached []uint32
+	for ch, ids := range byChannel {
+		reached = append(reached, ch.Deliver(ids, frame)...)
 	}
-	r.mu.Unlock()
-	for id, ids := range byChannel {
-		reached = append(reached, chans[id].Deliver(ids, frame)...)
-	}
+	var err error
 	if len(remote) > 0 {
-		found, err := r.castRemote(ctx, remote, frame)
+		var found []uint32
+		found, err = r.castRemote(ctx, remote, frame)
 		reached = append(reached, found...)
-		if err != nil {
-			slices.Sort(reached)
-			return reached, err
-		}
 	}
 	slices.Sort(reached)
-	return reached, nil
+	return reached, err
+}
+
+// localByChannel groups the characters online here by their channel; the
+// others are returned in rest, in the order given.
+func (r *Registry) localByChannel(chars []uint32) (byChannel map[registry.Channel][]uint32, rest []uint32) {
+	byChannel = map[registry.Channel][]uint32{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range chars {
+		s, ok := r.sessions[c]
+		lc := r.channels[s.ChannelID]
+		if !ok || lc == nil {
+			rest = append(rest, c)
+			continue
+		}
+		byChannel[lc.ch] = append(byChannel[lc.ch], c)
+	}
+	return byChannel, rest
 }
 
 func (r *Registry) castRemote(ctx context.Context, chars []uint32, frame []byte) ([]uint32, error) {
@@ -384,15 +388,7 @@ func (r *Registry) handle(m *redis.Message) {
 	case kindWorld:
 		r.deliverWorld(v.Frame, v.ExceptChar, v.ExceptChannel)
 	case kindCast:
-		r.mu.Lock()
-		byChannel := map[registry.Channel][]uint32{}
-		for _, c := range v.Chars {
-			if s, ok := r.sessions[c]; ok && r.channels[s.ChannelID] != nil {
-				ch := r.channels[s.ChannelID].ch
-				byChannel[ch] = append(byChannel[ch], c)
-			}
-		}
-		r.mu.Unlock()
+		byChannel, _ := r.localByChannel(v.Chars)
 		for ch, ids := range byChannel {
 			ch.Deliver(ids, v.Frame)
 		}

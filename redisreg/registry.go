@@ -344,17 +344,8 @@ func (r *Registry) local() []*localChannel {
 
 // localSession returns the local session of char and its channel.
 func (r *Registry) localSession(char uint32) (registry.SessionSnapshot, registry.Channel, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.sessions[char]
-	if !ok {
-		return s, nil, false
-	}
-	lc := r.channels[s.ChannelID]
-	if lc == nil {
-		return s, nil, false
-	}
-	return s, lc.ch, true
+	s, ch, _, ok := r.localSessionGen(char)
+	return s, ch, ok
 }
 
 // localSessionGen is localSession with the session's registration number
