@@ -1,40 +1,21 @@
-package pgtemptest_test
+package pgtemp_test
 
 import (
 	"context"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/guildhall/guildhall/pgtemp"
 	"github.com/guildhall/guildhall/pgtemp/pgtemptest"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func queryInt(t *testing.T, ctx context.Context, url, sql string) int {
-	t.Helper()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	var n int
-	require.NoError(t, conn.QueryRow(ctx, sql).Scan(&n))
-	return n
-}
-
+// TestClusterIsolatesTests covers pgtemp.Cluster through its testing
+// wrapper pgtemptest.Cluster (which adds only URL and Run), beside the
+// helpers of pgtemp_test.go.
 func TestClusterIsolatesTests(t *testing.T) {
 	c := pgtemptest.NewCluster(pgtemptest.Options{})
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
