@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -272,10 +273,7 @@ func (r *Registry) opCtx(ctx context.Context) (context.Context, context.CancelFu
 
 // ready fails fast when the registry is closed or Redis is known down.
 func (r *Registry) ready(what string) error {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if r.isClosed() {
 		return fmt.Errorf("redisreg: %s: %w", what, registry.ErrClosed)
 	}
 	if r.down.Load() {
@@ -312,7 +310,7 @@ func (r *Registry) fail(ctx context.Context, err error, what string) error {
 func isConnErr(err error) bool {
 	s := err.Error()
 	for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
-		if len(s) >= len(p) && s[:len(p)] == p {
+		if strings.HasPrefix(s, p) {
 			return true
 		}
 	}
