@@ -112,8 +112,5 @@ func (s *session) refuseDraining(reqID uint32) {
 		e.Channel, e.Addr = alt.ID, truncate(alt.Addr, wire.MaxShort)
 		e.Message = truncate(fmt.Sprintf("channel is draining; connect to channel %d at %s", alt.ID, alt.Addr), wire.MaxShort)
 	}
-	srv.met.add(mHandshakesRefused, 1)
-	s.log().Info("login refused", "code", e.Code.String(), "reason", e.Message, "redirect", e.Channel)
-	s.reply(reqID, e)
-	s.close("login refused: channel is draining", closeFlush)
+	s.refuseWith(reqID, e, "channel is draining")
 }

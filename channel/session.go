@@ -449,11 +449,22 @@ func (s *session) unadmit() {
 
 // refuse answers the handshake with an error and closes the connection.
 func (s *session) refuse(reqID uint32, code wire.ErrorCode, msg string) {
+	s.refuseWith(reqID, &wire.Error{Code: code, Message: truncate(msg, wire.MaxShort)}, msg)
+}
+
+// refuseWith answers the handshake with e and closes the connection (the
+// session's reason: "login refused: " + why). The MaxPlayers slot, if the
+// session holds one, is given back before the answer; see unadmit.
+func (s *session) refuseWith(reqID uint32, e *wire.Error, why string) {
 	s.unadmit()
 	s.srv.met.add(mHandshakesRefused, 1)
-	s.log().Info("login refused", "code", code.String(), "reason", msg)
-	s.replyErr(reqID, code, msg)
-	s.close("login refused: "+msg, closeFlush)
+	if e.Channel != 0 {
+		s.log().Info("login refused", "code", e.Code.String(), "reason", e.Message, "redirect", e.Channel)
+	} else {
+		s.log().Info("login refused", "code", e.Code.String(), "reason", e.Message)
+	}
+	s.reply(reqID, e)
+	s.close("login refused: "+why, closeFlush)
 }
 
 // loginCancelled counts and logs a login closed (kicked, shut down) while
