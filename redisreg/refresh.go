@@ -2,6 +2,8 @@ package redisreg
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -112,26 +114,14 @@ func (r *Registry) Refresh(ctx context.Context) error {
 			return r.fail(ctx, err, "refresh channel indexes")
 		}
 	}
-	batch := make([]uint32, 0, refreshBatch)
-	flush := func() error {
+	chars := slices.Collect(maps.Keys(presence))
+	for batch := range slices.Chunk(chars, refreshBatch) {
 		err := r.pipelined(ctx, func(octx context.Context, p redis.Pipeliner) {
 			for _, c := range batch {
 				p.Set(octx, r.k.presence(c), presence[c], r.o.PresenceTTL)
 			}
 		})
-		batch = batch[:0]
-		return err
-	}
-	for c := range presence {
-		batch = append(batch, c)
-		if len(batch) == refreshBatch {
-			if err := flush(); err != nil {
-				return r.fail(ctx, err, "refresh presence")
-			}
-		}
-	}
-	if len(batch) > 0 {
-		if err := flush(); err != nil {
+		if err != nil {
 			return r.fail(ctx, err, "refresh presence")
 		}
 	}
