@@ -46,7 +46,6 @@ const (
 	CodeUnauthorized = "unauthorized"
 	CodeUnavailable  = "unavailable"
 	CodeInternal     = "internal"
-	CodeNotReady     = "not_ready"
 	CodeTooLarge     = "too_large"
 )
 

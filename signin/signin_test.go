@@ -121,7 +121,6 @@ func (f fakeChannels) Channels(context.Context) ([]registry.ChannelInfo, error) 
 type env struct {
 	srv   *httptest.Server
 	store *fakeStore
-	ready func(context.Context) error
 }
 
 func newEnv(t *testing.T, ch ChannelLister, ready func(context.Context) error) *env {
