@@ -8,17 +8,19 @@ import (
 	"time"
 )
 
-// recordConn is a net.Conn that records every Write call.
+// recordConn is a net.Conn that records every Write call and its time.
 type recordConn struct {
 	net.Conn // nil: only the methods below are used
 	mu       sync.Mutex
 	writes   [][]byte
+	at       []time.Time
 }
 
 func (c *recordConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.writes = append(c.writes, append([]byte(nil), p...))
+	c.at = append(c.at, time.Now())
 	return len(p), nil
 }
 

@@ -2,7 +2,6 @@ package channel
 
 import (
 	"bytes"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -68,17 +67,14 @@ func TestSendGoroutineRetiresAndRestarts(t *testing.T) {
 	}
 }
 
-// gateConn records writes; each Write waits for a token on gate when gate
-// is non-nil.
+// gateConn is a recordConn whose Write waits for a token on gate first and
+// signals wrote after recording; Close closes closed.
 type gateConn struct {
-	net.Conn // nil: only the methods below are used
-	gate     chan struct{}
-	mu       sync.Mutex
-	writes   [][]byte
-	at       []time.Time
-	wrote    chan struct{}
-	closed   chan struct{}
-	once     sync.Once
+	recordConn
+	gate   chan struct{}
+	wrote  chan struct{}
+	closed chan struct{}
+	once   sync.Once
 }
 
 func newGateConn() *gateConn {
@@ -87,17 +83,12 @@ func newGateConn() *gateConn {
 
 func (c *gateConn) Write(p []byte) (int, error) {
 	<-c.gate
-	c.mu.Lock()
-	c.writes = append(c.writes, append([]byte(nil), p...))
-	c.at = append(c.at, time.Now())
-	c.mu.Unlock()
+	n, err := c.recordConn.Write(p)
 	c.wrote <- struct{}{}
-	return len(p), nil
+	return n, err
 }
 
-func (c *gateConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
-func (c *gateConn) SetWriteDeadline(time.Time) error { return nil }
-func (c *gateConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *gateConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
 // With WriteCoalesce, frames queued while a write is in progress are not
 // written before previous write + window, and then in one write, in order.
