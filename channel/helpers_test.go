@@ -517,6 +517,45 @@ func waitEmpty(t testing.TB, srv *Server) {
 	}
 }
 
+// note records an event in the fake store's event log (alongside its loads
+// and saves) and wakes waiters.
+func (f *fakeStore) note(ev string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, ev)
+	f.bump()
+}
+
+// countEvents returns how many times ev is in the log; call with mu held.
+func (f *fakeStore) countEvents(ev string) int {
+	n := 0
+	for _, e := range f.events {
+		if e == ev {
+			n++
+		}
+	}
+	return n
+}
+
+// timeAfter is a failure guard for a select: it fires after guard.
+func timeAfter(t testing.TB) <-chan time.Time {
+	tm := time.NewTimer(guard)
+	t.Cleanup(func() { tm.Stop() })
+	return tm.C
+}
+
+// await receives from ch, failing the test after guard.
+func await[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-timeAfter(t):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
 // ---- test client ----
 
 // tclient speaks protocol v1 over TCP, synchronously.
