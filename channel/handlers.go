@@ -152,15 +152,11 @@ func (s *session) onSaveData(reqID uint32, m *wire.SaveData) {
 	ctx, cancel := s.reqCtx()
 	defer cancel()
 	now := s.srv.now()
-	stageID := ""
-	if s.cur != nil {
-		stageID = s.cur.id
-	}
 	data := m.Data
 	if data == nil {
 		data = []byte{}
 	}
-	err := s.srv.store.SaveCharacter(ctx, store.CharacterSave{CharID: s.charID, SaveData: data, Playtime: now.Sub(s.playSince), LastStage: stageID})
+	err := s.srv.store.SaveCharacter(ctx, store.CharacterSave{CharID: s.charID, SaveData: data, Playtime: now.Sub(s.playSince), LastStage: s.curID()})
 	if err != nil {
 		s.failStore(reqID, "save character", err)
 		return

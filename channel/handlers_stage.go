@@ -67,10 +67,7 @@ func (s *session) onStageEnter(reqID uint32, id, password string, mode enterMode
 			return
 		}
 	}
-	s.cur = st
-	s.mu.Lock()
-	s.stageID = st.id
-	s.mu.Unlock()
+	s.setCur(st)
 	switch mode {
 	case enterClear:
 		s.backStack = s.backStack[:0]
@@ -86,9 +83,7 @@ func (s *session) onStageEnter(reqID uint32, id, password string, mode enterMode
 	ctx, cancel := s.reqCtx()
 	defer cancel()
 	if old != nil && old != st {
-		old.leave(s)
-		srv.destroyIfEmpty(old)
-		srv.publishStage(ctx, old)
+		s.exitStage(ctx, old)
 	}
 	srv.publishStage(ctx, st)
 	s.publishPresence(ctx)

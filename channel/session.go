@@ -713,10 +713,7 @@ func (s *session) logout(reason string) {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 
-		lastStage := ""
-		if s.cur != nil {
-			lastStage = s.cur.id
-		}
+		lastStage := s.curID()
 		s.leaveStage(ctx)
 		s.dropReservations(ctx)
 		// Semaphores are released before the save: other players waiting

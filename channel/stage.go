@@ -92,8 +92,8 @@ func (st *stage) info() *wire.StageInfo {
 		HasPassword: st.password != "",
 	}
 	for id, m := range st.members {
-		_, res := st.reserved[id]
-		in.Members = append(in.Members, wire.Member{CharID: id, Name: m.name, Ready: res && st.reserved[id].ready})
+		r := st.reserved[id]
+		in.Members = append(in.Members, wire.Member{CharID: id, Name: m.name, Ready: r != nil && r.ready})
 	}
 	for id, r := range st.reserved {
 		in.Reservations = append(in.Reservations, wire.Member{CharID: id, Name: r.name, Ready: r.ready})
@@ -244,19 +244,41 @@ func (s *Server) publishStage(ctx context.Context, st *stage) {
 	s.reg.StageUpdated(ctx, st.snapshot(s.cfg.ReplicaID, s.cfg.ID, s.Addr()))
 }
 
+// setCur makes st (nil: none) the session's current stage: cur for the
+// receive goroutine, stageID for presence snapshots.
+func (s *session) setCur(st *stage) {
+	s.cur = st
+	id := ""
+	if st != nil {
+		id = st.id
+	}
+	s.mu.Lock()
+	s.stageID = id
+	s.mu.Unlock()
+}
+
+// curID returns the current stage's ID, "" when in none (receive goroutine).
+func (s *session) curID() string {
+	if s.cur == nil {
+		return ""
+	}
+	return s.cur.id
+}
+
+// exitStage takes the session out of st (no longer its current stage),
+// destroys st if that left it empty, and publishes it.
+func (s *session) exitStage(ctx context.Context, st *stage) {
+	st.leave(s)
+	s.srv.destroyIfEmpty(st)
+	s.srv.publishStage(ctx, st)
+}
+
 // leaveStage takes the session out of its current stage (logout, Leave).
 func (s *session) leaveStage(ctx context.Context) {
-	old := s.cur
-	if old == nil {
-		return
+	if old := s.cur; old != nil {
+		s.setCur(nil)
+		s.exitStage(ctx, old)
 	}
-	s.cur = nil
-	s.mu.Lock()
-	s.stageID = ""
-	s.mu.Unlock()
-	old.leave(s)
-	s.srv.destroyIfEmpty(old)
-	s.srv.publishStage(ctx, old)
 }
 
 // dropReservations gives up every reservation of the session and destroys
