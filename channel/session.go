@@ -413,10 +413,11 @@ func (s *session) run() {
 			s.close("internal error", closeNow)
 		}
 	}()
-	if !s.handshake() {
+	buf := make([]byte, 0, readBufStart) // the handshake's, then the receive loop's
+	if !s.handshake(buf) {
 		return
 	}
-	s.readLoop()
+	s.readLoop(buf)
 }
 
 func (s *session) finish() {
@@ -475,10 +476,12 @@ func (s *session) loginCancelled() {
 	s.log().Info("login cancelled while claiming presence", "reason", s.reason())
 }
 
-func (s *session) handshake() bool {
+// handshake reads the Hello into buf and logs the character in, or refuses
+// it; it reports whether the session goes on.
+func (s *session) handshake(buf []byte) bool {
 	srv := s.srv
 	_ = s.conn.SetReadDeadline(time.Now().Add(srv.cfg.HandshakeTimeout))
-	f, _, err := wire.ReadFrame(s.conn, make([]byte, 0, 128))
+	f, _, err := wire.ReadFrame(s.conn, buf)
 	if err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) {
 			srv.met.add(mMalformed, 1)
@@ -641,9 +644,11 @@ func (s *session) handshake() bool {
 	return true
 }
 
-func (s *session) readLoop() {
+// readLoop reads and dispatches frames into buf (grown as needed, and
+// dropped back to readBufStart after a frame above readBufKeep) until the
+// session closes.
+func (s *session) readLoop(buf []byte) {
 	srv := s.srv
-	buf := make([]byte, 0, readBufStart)
 	for {
 		f, nb, err := wire.ReadFrame(s.conn, buf)
 		buf = nb
