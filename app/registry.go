@@ -96,8 +96,7 @@ func NewRegistry(p RegistryParams) (*Registry, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	local.ChannelRegistry = reg
-	local.refresh = reg.Refresh
+	local.Registry = reg
 	return &Registry{
 		ChannelRegistry: local,
 		Start: func(ctx context.Context) error {
@@ -122,12 +121,11 @@ type offliner interface {
 
 // offlineRelay is the Redis registry as the channels see it: it records the
 // channels registered through it (this replica's running channels) and
-// relays redisreg's OnSessionsLost to each of them. It keeps Refresh, which
-// Channels uses to publish the draining state.
+// relays redisreg's OnSessionsLost to each of them. The embedded registry
+// also supplies Refresh, which Channels uses to publish the draining state.
 type offlineRelay struct {
-	registry.ChannelRegistry
-	refresh func(context.Context) error
-	log     *slog.Logger
+	*redisreg.Registry
+	log *slog.Logger
 
 	mu    sync.Mutex
 	chans map[uint16]offliner
@@ -139,7 +137,7 @@ func newOfflineRelay(log *slog.Logger) *offlineRelay {
 
 // Register registers ch and, once it is registered, relays lost sessions to it.
 func (o *offlineRelay) Register(ctx context.Context, ch registry.Channel) error {
-	if err := o.ChannelRegistry.Register(ctx, ch); err != nil {
+	if err := o.Registry.Register(ctx, ch); err != nil {
 		return err
 	}
 	if n, ok := ch.(offliner); ok {
@@ -155,11 +153,8 @@ func (o *offlineRelay) Unregister(ctx context.Context, channelID uint16) {
 	o.mu.Lock()
 	delete(o.chans, channelID)
 	o.mu.Unlock()
-	o.ChannelRegistry.Unregister(ctx, channelID)
+	o.Registry.Unregister(ctx, channelID)
 }
-
-// Refresh publishes this replica's channel state now (redisreg.Registry.Refresh).
-func (o *offlineRelay) Refresh(ctx context.Context) error { return o.refresh(ctx) }
 
 // sessionsLost is redisreg's OnSessionsLost: it pushes wire.PlayersOffline
 // for lost to every session of every registered channel.
