@@ -35,9 +35,7 @@ var ErrNoBinary = errors.New("redistest: redis-server not found in PATH (install
 func Miniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	t.Helper()
 	m := miniredis.RunT(t)
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
-	t.Cleanup(func() { _ = c.Close() })
-	return m, c
+	return m, Client(t, m.Addr())
 }
 
 // Server starts a real redis-server for the test and stops it in t.Cleanup.
