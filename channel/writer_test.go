@@ -92,6 +92,17 @@ func (c *gateConn) Close() error { c.once.Do(func() { close(c.closed) }); return
 
 // With WriteCoalesce, frames queued while a write is in progress are not
 // written before previous write + window, and then in one write, in order.
+// awaitWrite waits for the gate connection's next write, failing (not
+// hanging) if the send goroutine never writes.
+func awaitWrite(t *testing.T, gc *gateConn) {
+	t.Helper()
+	select {
+	case <-gc.wrote:
+	case <-time.After(guard):
+		t.Fatal("send goroutine never wrote")
+	}
+}
+
 func TestWriteCoalesceWindow(t *testing.T) {
 	h := newHarness(t)
 	const window = 200 * time.Millisecond
@@ -103,7 +114,7 @@ func TestWriteCoalesceWindow(t *testing.T) {
 	s.send(f2)
 	s.send(f3)
 	gc.gate <- struct{}{} // f1 (or f1..f3 if all were queued before the first take)
-	<-gc.wrote
+	awaitWrite(t, gc)
 	gc.mu.Lock()
 	first := gc.writes[0]
 	gc.mu.Unlock()
@@ -114,7 +125,7 @@ func TestWriteCoalesceWindow(t *testing.T) {
 		}
 	} else {
 		gc.gate <- struct{}{}
-		<-gc.wrote
+		awaitWrite(t, gc)
 		gc.mu.Lock()
 		second, gap := gc.writes[1], gc.at[1].Sub(gc.at[0])
 		gc.mu.Unlock()
